@@ -1,3 +1,45 @@
-"""digitnet: a neural network written from scratch in NumPy that learns handwritten digits."""
+"""digitnet: a neural network written from scratch in NumPy that learns handwritten digits.
+
+Shapes, once for the whole package: **rows are examples**. A batch of digits ``X`` is (n, 784), a layer's weights
+``W`` are (n_in, n_out), its bias ``b`` is (n_out,), and a layer computes ``Z = X @ W + b`` (n, n_out).
+
+- Coming from the notebook "Simple MNIST NN from scratch": it stores one example per *column* (``X`` is (784, n),
+  ``W1`` is (10, 784), ``Z1 = W1 @ X + b1``). digitnet's arrays are the transposes of the notebook's.
+- Coming from Nielsen's "Neural Networks and Deep Learning": his ``w`` is (n_out, n_in) and works on one column
+  vector at a time; digitnet handles a whole batch of rows in one matrix product.
+
+    >>> from digitnet import Network
+    >>> net = Network([784, 10, 10], seed=0)
+
+Modules: ``layers`` (Dense, ReLU), ``losses`` (softmax cross-entropy), ``network``, ``optim`` (gradient descent,
+momentum, Adam, schedules), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data`` (every
+source of digits), ``io`` (model files), ``experiment`` (a whole run), ``plots`` and ``cli``.
+"""
+
+from .config import PRESETS, TrainConfig
+from .errors import ConfigError, DataError, DigitnetError, DivergenceError, ModelFileError
+from .layers import Dense, ReLU
+from .losses import SoftmaxCrossEntropy
+from .network import Network
+from .optim import Adam, GradientDescent, Momentum
+from .train import Trainer, train
 
 __version__ = "0.1.0"
+__all__ = [
+    "PRESETS",
+    "Adam",
+    "ConfigError",
+    "DataError",
+    "Dense",
+    "DigitnetError",
+    "DivergenceError",
+    "GradientDescent",
+    "ModelFileError",
+    "Momentum",
+    "Network",
+    "ReLU",
+    "SoftmaxCrossEntropy",
+    "TrainConfig",
+    "Trainer",
+    "train",
+]

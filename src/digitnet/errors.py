@@ -29,7 +29,7 @@ class ModelFileError(DigitnetError):
     exit_code = 4
 
 
-class TrainingDiverged(DigitnetError):
+class DivergenceError(DigitnetError):
     """The loss became NaN or infinite; the network keeps its last good weights."""
 
     exit_code = 5

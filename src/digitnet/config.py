@@ -1,0 +1,92 @@
+"""One place for defaults: the training configuration and its named presets.
+
+Every command-line option of ``digitnet train`` is a field here (``--learning-rate`` sets ``learning_rate``), and a
+preset is nothing but a named instance of this dataclass.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+
+from .errors import ConfigError
+
+OPTIMIZERS = ("gd", "momentum", "adam")
+SCHEDULES = ("constant", "step", "cosine")
+
+
+@dataclass(frozen=True)
+class TrainConfig:
+    sizes: tuple[int, ...] = field(default=(784, 800, 10), metadata={"help": "layer widths, input first, classes last"})
+    epochs: int = field(default=16, metadata={"help": "passes over the training data (full batch: iterations)"})
+    batch_size: int = field(default=128, metadata={"help": "examples per step; 0 = the whole training set"})
+    optimizer: str = field(default="momentum", metadata={"help": "gd, momentum or adam"})
+    learning_rate: float = field(default=0.05, metadata={"help": "step size at the start of the schedule"})
+    momentum: float = field(default=0.9, metadata={"help": "momentum coefficient (momentum optimiser)"})
+    nesterov: bool = field(default=True, metadata={"help": "Nesterov momentum"})
+    weight_decay: float = field(default=0.0, metadata={"help": "L2 penalty on weights (not biases)"})
+    schedule: str = field(default="cosine", metadata={"help": "learning-rate schedule: constant, step or cosine"})
+    step_every: int = field(default=10, metadata={"help": "step schedule: epochs between decays"})
+    step_gamma: float = field(default=0.1, metadata={"help": "step schedule: factor applied at each decay"})
+    dev_size: int = field(default=5000, metadata={"help": "training rows held out to choose and stop on"})
+    patience: int = field(
+        default=0, metadata={"help": "stop after this many reports without a better dev loss; 0 = off"}
+    )
+    report_every: int = field(default=1, metadata={"help": "epochs (full batch: iterations) between reports"})
+    seed: int = field(default=0, metadata={"help": "seeds the initial weights, the dev split and the shuffling"})
+    dtype: str = field(default="float32", metadata={"help": "float32, or float64 for exact checks"})
+
+    def __post_init__(self):
+        check_config(self)
+
+    def replace(self, **changes) -> TrainConfig:
+        return dataclasses.replace(self, **changes)
+
+
+def check_config(config: TrainConfig) -> None:
+    """Refuse out-of-range values with a message that names the field and the value."""
+    positive = {"epochs": config.epochs, "report_every": config.report_every, "learning_rate": config.learning_rate}
+    for name, value in positive.items():
+        if not value > 0:
+            raise ConfigError(f"{name} must be greater than 0, got {value}; pass --{name.replace('_', '-')} N")
+    non_negative = {
+        "batch_size": config.batch_size,
+        "dev_size": config.dev_size,
+        "patience": config.patience,
+        "weight_decay": config.weight_decay,
+        "seed": config.seed,
+    }
+    for name, value in non_negative.items():
+        if value < 0:
+            raise ConfigError(f"{name} must be 0 or more, got {value}; pass --{name.replace('_', '-')} N")
+    if not 0 <= config.momentum < 1:
+        raise ConfigError(f"momentum must be in [0, 1), got {config.momentum}")
+    if len(config.sizes) < 2 or min(config.sizes) < 1:
+        raise ConfigError(f"sizes {list(config.sizes)} must be two or more positive widths, e.g. 784,800,10")
+    for name, value, allowed in [
+        ("optimizer", config.optimizer, OPTIMIZERS),
+        ("schedule", config.schedule, SCHEDULES),
+        ("dtype", config.dtype, ("float32", "float64")),
+    ]:
+        if value not in allowed:
+            raise ConfigError(f"{name} {value!r} is not one of {', '.join(allowed)}")
+
+
+PRESETS: dict[str, TrainConfig] = {
+    # The notebook "Simple MNIST NN from scratch", bugs fixed: [784, 10, 10], full-batch gradient descent at
+    # learning rate 0.1 for 500 iterations, accuracy every 10, 1000 training rows held out as the dev set.
+    "seed": TrainConfig(
+        sizes=(784, 10, 10),
+        epochs=500,
+        batch_size=0,
+        optimizer="gd",
+        learning_rate=0.1,
+        nesterov=False,
+        schedule="constant",
+        dev_size=1000,
+        report_every=10,
+    ),
+    # The default: the best recipe found for about a minute of training on two cores (benchmarks/RESULTS.md).
+    "fast": TrainConfig(),
+}
+DEFAULT_PRESET = "fast"

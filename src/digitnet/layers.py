@@ -1,0 +1,77 @@
+"""Layers: each one owns its forward math and, right beside it, its derivative.
+
+Rows are examples: ``X`` is (n, n_in), ``W`` is (n_in, n_out), ``b`` is (n_out,) and ``Z = X @ W + b`` is
+(n, n_out). ``forward(X)`` keeps what ``backward`` will need; ``backward(dA)`` takes the gradient of the loss with
+respect to the layer's output and returns the gradient with respect to its input, storing ``dW`` and ``db`` on the
+way. There is no autograd: the chain rule is written out by hand, one layer at a time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import numpy as np
+
+
+class Dense:
+    """A fully connected layer, ``Z = X @ W + b``.
+
+    Backward, for ``dZ`` the gradient of the loss with respect to ``Z`` (``numpy-ml``'s four lines):
+
+        dW = X.T @ dZ          (n_in, n_out)
+        db = dZ summed over examples (n_out,)
+        dX = dZ @ W.T          (n, n_in)
+
+    ``input_grad=False`` skips ``dX`` for the first layer, whose input is the data: nothing upstream needs it,
+    and it would cost as much as the whole ``dW`` product.
+    """
+
+    def __init__(self, n_in: int, n_out: int, *, rng: np.random.Generator, dtype=np.float32, input_grad: bool = True):
+        # He initialisation (He et al. 2015): variance 2 / n_in keeps the signal's scale through ReLU layers.
+        self.W = (rng.standard_normal((n_in, n_out)) * np.sqrt(2.0 / n_in)).astype(dtype)  # (n_in, n_out)
+        self.b = np.zeros(n_out, dtype=dtype)  # (n_out,)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self.input_grad = input_grad
+        self.X: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        self.X = X  # backward needs the input for dW
+        Z = X @ self.W  # (n, n_out)
+        Z += self.b  # broadcast over rows, in place
+        return Z
+
+    def backward(self, dZ: np.ndarray) -> np.ndarray | None:
+        np.matmul(self.X.T, dZ, out=self.dW)  # dW = X.T @ dZ, into the buffer the optimiser reads
+        np.sum(dZ, axis=0, out=self.db)  # db = sum of dZ over the examples
+        if not self.input_grad:
+            return None
+        return dZ @ self.W.T  # dX, (n, n_in)
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        """Yield ``(value, gradient, decays)``: weight decay applies to ``W`` but not to ``b``."""
+        yield self.W, self.dW, True
+        yield self.b, self.db, False
+
+
+class ReLU:
+    """``A = max(Z, 0)``, with derivative ``dZ = dA * (Z > 0)``.
+
+    Both directions work in place on their argument: the network only passes arrays it made itself and no longer
+    needs, so this saves an (n, width) allocation per layer and step.
+    """
+
+    def __init__(self):
+        self.mask: np.ndarray | None = None
+
+    def forward(self, Z: np.ndarray, training: bool = False) -> np.ndarray:
+        self.mask = Z > 0  # (n, width) booleans, all that backward needs
+        np.multiply(Z, self.mask, out=Z)  # A = Z * (Z > 0) = max(Z, 0)
+        return Z
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        np.multiply(dA, self.mask, out=dA)  # dZ = dA * (Z > 0)
+        return dA
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        return iter(())

@@ -1,0 +1,196 @@
+"""Training: epochs of shuffled mini-batches, a report after every few, early stopping, divergence caught.
+
+The loop, in words: shuffle the training rows; for each batch, run forward and backward (``Network.train_step``),
+set the scheduled learning rate and let the optimiser update the weights; every ``report_every`` epochs measure the
+dev set, append a record to the history and hand it to ``on_report``. The library never prints: progress goes
+through the callbacks, and a request to stop (Ctrl-C in the command line) through ``stop``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .config import TrainConfig
+from .errors import DivergenceError
+from .network import Network, pixels_to_inputs
+from .optim import Adam, GradientDescent, Momentum, scheduled_learning_rate
+
+
+@dataclass
+class Record:
+    """One line of the history: where training stands and how well it does."""
+
+    epoch: float  # epochs completed (full batch: iterations)
+    step: int  # optimiser steps taken
+    learning_rate: float
+    train_loss: float  # mean over the batches since the last report, measured before each update
+    train_accuracy: float
+    dev_loss: float | None
+    dev_accuracy: float | None
+    seconds: float  # training time so far, evaluation included
+
+
+@dataclass
+class Result:
+    history: list[Record]
+    best_epoch: float | None  # the report with the lowest dev loss (its weights are restored with early stopping)
+    stopped: str  # "finished", "early-stopping" or "interrupted"
+    seconds: float
+
+
+def make_optimizer(config: TrainConfig, network: Network) -> GradientDescent:
+    parameters = network.parameters()
+    if config.optimizer == "gd":
+        return GradientDescent(parameters, config.learning_rate, config.weight_decay)
+    if config.optimizer == "momentum":
+        return Momentum(parameters, config.learning_rate, config.momentum, config.nesterov, config.weight_decay)
+    return Adam(parameters, config.learning_rate, weight_decay=config.weight_decay)
+
+
+@dataclass
+class Trainer:
+    """Trains ``network`` on uint8 pixels ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
+
+    All of its state is in plain attributes (weights, optimiser, epoch, random generator, history), so a run can
+    be stopped after any step and carried on later.
+    """
+
+    network: Network
+    config: TrainConfig
+    X: np.ndarray
+    y: np.ndarray
+    X_dev: np.ndarray | None = None
+    y_dev: np.ndarray | None = None
+    on_report: Callable[[Record], None] | None = None
+    on_step: Callable[[int, int], None] | None = None  # (step within the epoch, steps per epoch)
+    stop: threading.Event = field(default_factory=threading.Event)
+
+    def __post_init__(self):
+        dtype = self.network.dtype
+        # Convert the pixels once; batches are then gathered straight from these rows.
+        self.inputs = pixels_to_inputs(self.X, dtype)  # (n, 784), row-major
+        self.dev_inputs = None if self.X_dev is None else pixels_to_inputs(self.X_dev, dtype)
+        self.optimizer = make_optimizer(self.config, self.network)
+        self.rng = np.random.default_rng([self.config.seed, 1])  # shuffling; independent of init and dev split
+        n = len(self.X)
+        self.batch_size = n if self.config.batch_size == 0 else min(self.config.batch_size, n)
+        self.steps_per_epoch = math.ceil(n / self.batch_size)
+        self.epoch = 0  # completed epochs
+        self.step = 0  # optimiser steps taken
+        self.history: list[Record] = []
+        self.best: tuple[float, float, dict] | None = None  # (dev loss, epoch, weights)
+        self.seconds = 0.0
+        self._since_report = [0.0, 0, 0]  # summed loss * n, correct, examples
+
+    def run(self) -> Result:
+        """Train until the configured epochs are done, early stopping triggers, or ``stop`` is set."""
+        config = self.config
+        stopped = "finished"
+        last_good = self.network.state_dict()
+        while self.epoch < config.epochs and stopped == "finished":
+            start = time.perf_counter()
+            try:
+                with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is caught and reported below
+                    interrupted = self._run_epoch()
+            except DivergenceError:
+                self.network.load_state_dict(last_good)
+                raise
+            self.seconds += time.perf_counter() - start
+            if interrupted:
+                stopped = "interrupted"
+                break
+            if self.epoch % config.report_every == 0 or self.epoch == config.epochs:
+                start = time.perf_counter()
+                record = self._report()
+                self.seconds += time.perf_counter() - start
+                record.seconds = self.seconds
+                last_good = self.network.state_dict()
+                if self._should_stop_early():
+                    stopped = "early-stopping"
+        if config.patience and self.best is not None:
+            self.network.load_state_dict(self.best[2])
+        best_epoch = None if self.best is None else self.best[1]
+        return Result(self.history, best_epoch, stopped, self.seconds)
+
+    def _run_epoch(self) -> bool:
+        """One pass over the training data; returns True if ``stop`` was set."""
+        n = len(self.X)
+        full_batch = self.batch_size == n
+        order = None if full_batch else self.rng.permutation(n)
+        for i in range(self.steps_per_epoch):
+            if full_batch:  # every row every step: no shuffling and no copying needed
+                X_batch, y_batch = self.inputs, self.y
+            else:
+                rows = order[i * self.batch_size : (i + 1) * self.batch_size]
+                X_batch, y_batch = self.inputs[rows], self.y[rows]  # (batch, 784), (batch,)
+            loss, correct = self.network.train_step(X_batch, y_batch)
+            if not math.isfinite(loss):
+                raise DivergenceError(
+                    f"the loss became {loss} at step {self.step + 1} (epoch {self.epoch + 1}); the last good "
+                    f"weights are kept; try a lower learning rate than {self.config.learning_rate}"
+                )
+            self.optimizer.learning_rate = self.learning_rate(self.epoch + i / self.steps_per_epoch)
+            self.optimizer.step()
+            self.step += 1
+            self._since_report[0] += loss * len(y_batch)
+            self._since_report[1] += correct
+            self._since_report[2] += len(y_batch)
+            if self.on_step is not None:
+                self.on_step(i + 1, self.steps_per_epoch)
+            if self.stop.is_set():
+                return True
+        self.epoch += 1
+        return False
+
+    def learning_rate(self, epoch: float) -> float:
+        c = self.config
+        return scheduled_learning_rate(c.learning_rate, c.schedule, epoch, c.epochs, c.step_every, c.step_gamma)
+
+    def _report(self) -> Record:
+        total_loss, correct, seen = self._since_report
+        self._since_report = [0.0, 0, 0]
+        dev_loss = dev_accuracy = None
+        if self.dev_inputs is not None and len(self.dev_inputs):
+            dev_loss, dev_accuracy = self.network.evaluate(self.dev_inputs, self.y_dev)
+        record = Record(
+            epoch=self.epoch,
+            step=self.step,
+            learning_rate=self.learning_rate(self.epoch),
+            train_loss=total_loss / seen,
+            train_accuracy=correct / seen,
+            dev_loss=dev_loss,
+            dev_accuracy=dev_accuracy,
+            seconds=self.seconds,
+        )
+        self.history.append(record)
+        if dev_loss is not None and (self.best is None or dev_loss < self.best[0]):
+            self.best = (dev_loss, self.epoch, self.network.state_dict())
+        if self.on_report is not None:
+            self.on_report(record)
+        return record
+
+    def _should_stop_early(self) -> bool:
+        patience = self.config.patience
+        if not patience or self.best is None:
+            return False
+        reports_since_best = sum(1 for r in self.history if r.epoch > self.best[1])
+        return reports_since_best >= patience
+
+
+def train(
+    network: Network,
+    X: np.ndarray,
+    y: np.ndarray,
+    config: TrainConfig,
+    X_dev: np.ndarray | None = None,
+    y_dev: np.ndarray | None = None,
+    **callbacks,
+) -> Result:
+    """Train ``network`` in place; see ``Trainer`` for the arguments and ``Result`` for what comes back."""
+    return Trainer(network, config, X, y, X_dev, y_dev, **callbacks).run()

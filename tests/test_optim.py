@@ -1,0 +1,85 @@
+"""Each optimiser restates its update formula; the schedules give their textbook values."""
+
+import math
+
+import numpy as np
+import pytest
+
+from digitnet.optim import Adam, GradientDescent, Momentum, scheduled_learning_rate
+
+
+def parameters():
+    W, dW = np.array([1.0, -2.0, 3.0]), np.array([0.5, 0.5, -1.0])
+    b, db = np.array([0.1]), np.array([0.2])
+    return [(W, dW, True), (b, db, False)]
+
+
+def test_gradient_descent():
+    params = parameters()
+    GradientDescent(params, learning_rate=0.1).step()
+    assert params[0][0] == pytest.approx([1 - 0.05, -2 - 0.05, 3 + 0.1])
+    assert params[1][0] == pytest.approx([0.1 - 0.02])
+
+
+def test_weight_decay_applies_to_weights_not_biases():
+    params = parameters()
+    GradientDescent(params, learning_rate=0.1, weight_decay=0.5).step()
+    W0 = np.array([1.0, -2.0, 3.0])
+    assert params[0][0] == pytest.approx(W0 - 0.1 * (np.array([0.5, 0.5, -1.0]) + 0.5 * W0))
+    assert params[1][0] == pytest.approx([0.1 - 0.02])  # b: no decay
+
+
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_two_steps(nesterov):
+    params = parameters()
+    W, dW = params[0][0], params[0][1]
+    W0, g = W.copy(), dW.copy()
+    opt = Momentum(params, learning_rate=0.1, momentum=0.9, nesterov=nesterov)
+    opt.step()
+    v1 = g  # v = 0.9 * 0 + g
+    W1 = W0 - 0.1 * ((g + 0.9 * v1) if nesterov else v1)
+    assert W == pytest.approx(W1)
+    opt.step()  # same gradient again
+    v2 = 0.9 * v1 + g
+    assert W == pytest.approx(W1 - 0.1 * ((g + 0.9 * v2) if nesterov else v2))
+
+
+def test_adam_two_steps():
+    params = parameters()
+    W, dW = params[0][0], params[0][1]
+    W0, g = W.copy(), dW.copy()
+    opt = Adam(params, learning_rate=0.01, beta1=0.9, beta2=0.999, eps=1e-8)
+    expected = W0.copy()
+    m = v = np.zeros(3)
+    for t in (1, 2):
+        opt.step()
+        m = 0.9 * m + 0.1 * g
+        v = 0.999 * v + 0.001 * g**2
+        m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
+        expected = expected - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
+        assert W == pytest.approx(expected)
+    # The first step of Adam moves every weight by about the learning rate, whatever the gradient's scale.
+    assert opt.t == 2
+
+
+def test_optimiser_state_round_trip():
+    a_params, b_params = parameters(), parameters()
+    a, b = Adam(a_params), Adam(b_params)
+    a.step()
+    b.load_state_dict(a.state_dict())
+    b_params[0][0][:] = a_params[0][0]
+    b_params[1][0][:] = a_params[1][0]
+    a.step()
+    b.step()
+    assert b_params[0][0] == pytest.approx(a_params[0][0])
+
+
+def test_schedules():
+    assert scheduled_learning_rate(0.1, "constant", 7.5, 10) == 0.1
+    assert scheduled_learning_rate(0.1, "step", 9.9, 30, step_every=10, step_gamma=0.5) == pytest.approx(0.1)
+    assert scheduled_learning_rate(0.1, "step", 10, 30, step_every=10, step_gamma=0.5) == pytest.approx(0.05)
+    assert scheduled_learning_rate(0.1, "step", 25, 30, step_every=10, step_gamma=0.5) == pytest.approx(0.025)
+    assert scheduled_learning_rate(0.1, "cosine", 0, 10) == pytest.approx(0.1)
+    assert scheduled_learning_rate(0.1, "cosine", 5, 10) == pytest.approx(0.05)
+    assert scheduled_learning_rate(0.1, "cosine", 2.5, 10) == pytest.approx(0.05 * (1 + math.cos(math.pi / 4)))
+    assert scheduled_learning_rate(0.1, "cosine", 10, 10) == pytest.approx(0.0)
