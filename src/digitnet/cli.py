@@ -1,0 +1,281 @@
+"""The ``digitnet`` command: a thin shell over the library that parses options, prints and picks exit codes.
+
+Exit codes: 0 success, 1 unexpected error, 2 bad option, 3 bad data, 4 bad model file, 5 training diverged,
+130 interrupted (Ctrl-C).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import signal
+import sys
+import threading
+from pathlib import Path
+
+from . import __version__
+from .config import DEFAULT_PRESET, PRESETS, TrainConfig
+from .errors import ConfigError, DataError, DigitnetError
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.command(args) or 0
+    except DigitnetError as error:
+        print(f"digitnet: error: {error}", file=sys.stderr)
+        return error.exit_code
+    except KeyboardInterrupt:
+        print("digitnet: interrupted", file=sys.stderr)
+        return 130
+    except ImportError as error:
+        print(
+            f"digitnet: error: {error}; install the command line's extras: pip install 'digitnet[cli]'", file=sys.stderr
+        )
+        return 1
+
+
+# ---------------------------------------------------------------------------------------------- options
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="digitnet", description="A from-scratch NumPy network for digits.")
+    parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    fetch = commands.add_parser("fetch", help="download, verify and cache MNIST")
+    fetch.add_argument("source", nargs="?", default="mnist", choices=["mnist"])
+    fetch.set_defaults(command=cmd_fetch)
+
+    train = commands.add_parser("train", help="train a network and write model, summary and history")
+    train.add_argument(
+        "--preset",
+        default=DEFAULT_PRESET,
+        choices=sorted(PRESETS),
+        help=f"named configuration to start from (default {DEFAULT_PRESET})",
+    )
+    train.add_argument("--data", default="mnist", help="mnist, sample, a Kaggle CSV or an IDX directory")
+    train.add_argument("--out", default=None, help="output directory (default runs/PRESET)")
+    add_config_options(train)
+    train.set_defaults(command=cmd_train)
+
+    evaluate = commands.add_parser("evaluate", help="accuracy and loss of a model on labelled digits")
+    evaluate.add_argument("model", type=Path)
+    evaluate.add_argument("--data", default="mnist", help="data source (default: the MNIST test set)")
+    evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    evaluate.set_defaults(command=cmd_evaluate)
+
+    predict = commands.add_parser("predict", help="write a Kaggle submission CSV (ImageId,Label)")
+    predict.add_argument("model", type=Path)
+    predict.add_argument("--data", required=True, help="digits to label, e.g. Kaggle's test.csv")
+    predict.add_argument("--out", type=Path, default=Path("submission.csv"))
+    predict.set_defaults(command=cmd_predict)
+
+    show = commands.add_parser("show", help="draw one digit with the model's prediction and probabilities")
+    show.add_argument("model", type=Path)
+    show.add_argument("--data", default="mnist")
+    show.add_argument("--index", type=int, required=True, help="row of the evaluation split, from 0")
+    show.add_argument("--out", type=Path, default=None, help="PNG to write (default digit-INDEX.png)")
+    show.set_defaults(command=cmd_show)
+    return parser
+
+
+def add_config_options(parser: argparse.ArgumentParser) -> None:
+    """One option per TrainConfig field; an option left out keeps the preset's value."""
+    for f in dataclasses.fields(TrainConfig):
+        flag = "--" + f.name.replace("_", "-")
+        default = f.default
+        help_text = f"{f.metadata['help']} (default {_show(default)})"
+        if isinstance(default, bool):
+            parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
+        elif isinstance(default, tuple):
+            parser.add_argument(flag, type=_sizes, default=None, metavar="N,N,...", help=help_text)
+        else:
+            parser.add_argument(flag, type=type(default), default=None, metavar="X", help=help_text)
+
+
+def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
+    return PRESETS[args.preset].replace(**{k: v for k, v in changes.items() if v is not None})
+
+
+def _sizes(text: str) -> tuple[int, ...]:
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of widths, e.g. 784,800,10") from None
+
+
+def _show(value) -> str:
+    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+
+
+# --------------------------------------------------------------------------------------------- commands
+def cmd_fetch(args: argparse.Namespace) -> int:
+    from .data import fetch_mnist
+
+    with DownloadBar() as progress:
+        path = fetch_mnist(progress=progress)
+    print(f"MNIST verified and cached at {path}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from . import experiment
+
+    config = config_from_args(args)
+    out = Path(args.out) if args.out else Path("runs") / args.preset
+    dataset = _load(args.data)
+    print(
+        f"digitnet {__version__}: training {list(config.sizes)} on {dataset.name} ({len(dataset.train.X)} "
+        f"digits, {config.dev_size} held out as dev), preset {args.preset}"
+    )
+    stop = threading.Event()
+
+    def on_report(record) -> None:
+        dev = (
+            ""
+            if record.dev_accuracy is None
+            else (f"  dev loss {record.dev_loss:.4f} accuracy {record.dev_accuracy:.2%}")
+        )
+        unit = "iteration" if config.batch_size == 0 else "epoch"
+        print(
+            f"{unit} {record.epoch:>4}/{config.epochs}  train loss {record.train_loss:.4f} "
+            f"accuracy {record.train_accuracy:.2%}{dev}  {record.seconds:6.1f}s",
+            flush=True,
+        )
+
+    with StopOnSigint(stop):
+        _, summary, _ = experiment.run(config, dataset, out, preset=args.preset, on_report=on_report, stop=stop)
+    test = summary["test_accuracy"]
+    print(
+        f"dev accuracy {summary['dev_accuracy']:.2%}"
+        + ("" if test is None else f", test accuracy {test:.2%}")
+        + f", {summary['train_seconds']:.1f}s of training; wrote {out}/model.safetensors, summary.json, "
+        "history.jsonl"
+    )
+    if summary["stopped"] == "interrupted":
+        return 130
+    return 0
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
+    network, split, name = _model_and_split(args.model, args.data, need_labels=True)
+    loss, accuracy = network.evaluate(split.X, split.y)
+    if args.json:
+        print(json.dumps({"accuracy": accuracy, "loss": loss, "n": len(split.y), "data": name}))
+    else:
+        print(f"{name}: accuracy {accuracy:.2%} ({round(accuracy * len(split.y))}/{len(split.y)}), loss {loss:.4f}")
+    return 0
+
+
+def cmd_predict(args: argparse.Namespace) -> int:
+    from .files import write_text
+
+    network, split, _ = _model_and_split(args.model, args.data, need_labels=False)
+    labels = network.predict(split.X)
+    lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
+    _write_or_fail(args.out, lambda: write_text(args.out, "\n".join(lines) + "\n"))
+    print(f"wrote {len(labels)} predictions to {args.out}")
+    return 0
+
+
+def cmd_show(args: argparse.Namespace) -> int:
+    from .plots import digit_figure
+
+    network, split, name = _model_and_split(args.model, args.data, need_labels=False)
+    if not 0 <= args.index < len(split.X):
+        raise ConfigError(f"--index {args.index} is out of range: {name} has rows 0 to {len(split.X) - 1}")
+    pixels = split.X[args.index]
+    probabilities = network.predict_proba(pixels[None])[0]
+    label = None if split.y is None else int(split.y[args.index])
+    out = args.out or Path(f"digit-{args.index}.png")
+    figure = digit_figure(pixels, probabilities, label, title=f"{name} #{args.index}")
+    _write_or_fail(out, lambda: _save_figure(figure, out))
+    print(
+        f"prediction {int(probabilities.argmax())}" + ("" if label is None else f", label {label}") + f"; wrote {out}"
+    )
+    return 0
+
+
+# ---------------------------------------------------------------------------------------------- helpers
+def _load(source: str):
+    from .data import load
+
+    with DownloadBar() as progress:
+        return load(source, progress=progress)
+
+
+def _model_and_split(model_path: Path, source: str, need_labels: bool):
+    """Load the model and the split to use: the test split when the source has one, else its only split."""
+    from .io import load_model
+
+    network, _ = load_model(model_path)
+    dataset = _load(source)
+    split = dataset.test if dataset.test is not None else dataset.train
+    if need_labels and split.y is None:
+        raise DataError(f"{dataset.name} has no `label` column; evaluate needs labelled digits")
+    if split.X.shape[1] != network.sizes[0]:
+        raise DataError(
+            f"{model_path} takes {network.sizes[0]} inputs but {dataset.name} has "
+            f"{split.X.shape[1]} pixels per digit; use a model trained on this kind of data"
+        )
+    return network, split, dataset.name
+
+
+def _save_figure(figure, path: Path) -> None:
+    from .files import atomic_path
+
+    with atomic_path(path) as tmp:
+        figure.savefig(tmp, format="png", dpi=120)
+
+
+def _write_or_fail(path: Path, write) -> None:
+    try:
+        write()
+    except OSError as error:
+        raise ConfigError(f"cannot write {path} ({error.strerror or error}); choose another path with --out") from None
+
+
+class DownloadBar:
+    """A tqdm bar for downloads, created on the first byte so that a cached source prints nothing."""
+
+    def __enter__(self):
+        self.bar = None
+        return self.update
+
+    def update(self, done: int, total: int | None) -> None:
+        if self.bar is None:
+            from tqdm import tqdm
+
+            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="download", file=sys.stderr)
+        self.bar.total = total
+        self.bar.n = done
+        self.bar.refresh()
+
+    def __exit__(self, *exc):
+        if self.bar is not None:
+            self.bar.close()
+
+
+class StopOnSigint:
+    """The first Ctrl-C asks training to stop after the current step; a second one interrupts at once."""
+
+    def __init__(self, stop: threading.Event):
+        self.stop = stop
+
+    def __enter__(self):
+        def handler(signum, frame):
+            if self.stop.is_set():
+                raise KeyboardInterrupt
+            self.stop.set()
+            print("\nstopping after this step (Ctrl-C again to abort)", file=sys.stderr)
+
+        self.previous = signal.signal(signal.SIGINT, handler)
+
+    def __exit__(self, *exc):
+        signal.signal(signal.SIGINT, self.previous)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
