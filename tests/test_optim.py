@@ -58,7 +58,6 @@ def test_adam_two_steps():
         m_hat, v_hat = m / (1 - 0.9**t), v / (1 - 0.999**t)
         expected = expected - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
         assert W == pytest.approx(expected)
-    # The first step of Adam moves every weight by about the learning rate, whatever the gradient's scale.
     assert opt.t == 2
 
 

@@ -24,6 +24,7 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     os.close(fd)
     tmp = Path(name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; give it the mode a plain open() would
     try:
         yield tmp
         with open(tmp, "rb+") as f:  # the writer may have closed its handle: reopen to flush to disk
@@ -44,6 +45,12 @@ def write_bytes(target: str | os.PathLike, data: bytes) -> None:
 def write_text(target: str | os.PathLike, text: str) -> None:
     """Atomically write ``text`` (UTF-8) to ``target``."""
     write_bytes(target, text.encode("utf-8"))
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -1,0 +1,54 @@
+"""Shared fixtures: a small model trained once on the package's real MNIST sample."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from digitnet.cli import main
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@pytest.fixture(scope="session")
+def trained_run(tmp_path_factory) -> Path:
+    """A run directory from `digitnet train --data sample` (a few seconds on two cores)."""
+    out = tmp_path_factory.mktemp("run")
+    argv = [
+        "train",
+        "--data",
+        "sample",
+        "--sizes",
+        "784,64,10",
+        "--epochs",
+        "8",
+        "--dev-size",
+        "500",
+        "--learning-rate",
+        "0.05",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 0
+    return out
+
+
+@pytest.fixture
+def run_digitnet():
+    """Run the command line in a fresh interpreter, as a user would: ``run_digitnet("evaluate", ...)``."""
+
+    def run(*args: str, cwd: Path | None = None, timeout: float = 120, **kwargs) -> subprocess.CompletedProcess:
+        env = {**os.environ, "PYTHONPATH": str(SRC)}
+        return subprocess.run(
+            [sys.executable, "-m", "digitnet", *args],
+            cwd=cwd,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            **kwargs,
+        )
+
+    return run

@@ -1,0 +1,111 @@
+"""End to end: the command line on the real MNIST sample the package ships."""
+
+import json
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from digitnet.cli import main
+from digitnet.data import load
+from digitnet.io import load_model
+
+
+def test_train_writes_model_summary_and_history(trained_run):
+    summary = json.loads((trained_run / "summary.json").read_text())
+    for key in ("preset", "sizes", "epochs", "seed", "train_seconds", "dev_accuracy", "test_accuracy"):
+        assert key in summary
+    assert summary["sizes"] == [784, 64, 10]
+    assert summary["epochs"] == 8
+    # 2500 real digits, 8 epochs: well past chance, and the stated bar for this sample.
+    assert summary["test_accuracy"] >= 0.85
+    history = [json.loads(line) for line in (trained_run / "history.jsonl").read_text().splitlines()]
+    assert [h["epoch"] for h in history] == list(range(1, 9))
+    network, meta = load_model(trained_run / "model.safetensors")
+    assert meta["summary"]["test_accuracy"] == summary["test_accuracy"]
+    assert network.sizes == (784, 64, 10)
+
+
+def test_evaluate_json(trained_run, capsys):
+    assert main(["evaluate", str(trained_run / "model.safetensors"), "--data", "sample", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    summary = json.loads((trained_run / "summary.json").read_text())
+    assert result["n"] == 1000
+    assert result["accuracy"] == pytest.approx(summary["test_accuracy"])
+    assert set(result) >= {"accuracy", "loss", "n"}
+
+
+def test_predict_writes_a_kaggle_submission(trained_run, tmp_path):
+    # Kaggle's test.csv has no label column: make one from the sample's test split.
+    test = load("sample").test
+    frame = pd.DataFrame(test.X, columns=[f"pixel{i}" for i in range(784)])
+    frame.to_csv(tmp_path / "test.csv", index=False)
+    out = tmp_path / "submission.csv"
+    assert (
+        main(
+            ["predict", str(trained_run / "model.safetensors"), "--data", str(tmp_path / "test.csv"), "--out", str(out)]
+        )
+        == 0
+    )
+    submission = pd.read_csv(out)
+    assert list(submission.columns) == ["ImageId", "Label"]
+    assert submission["ImageId"].tolist() == list(range(1, 1001))
+    assert np.mean(submission["Label"].to_numpy() == test.y) >= 0.85
+
+
+def test_show_draws_the_digit(trained_run, tmp_path):
+    out = tmp_path / "digit.png"
+    assert (
+        main(["show", str(trained_run / "model.safetensors"), "--data", "sample", "--index", "7", "--out", str(out)])
+        == 0
+    )
+    assert out.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_seed_preset_reproduces_the_notebook_recipe():
+    from digitnet.config import PRESETS
+
+    seed = PRESETS["seed"]
+    assert (
+        seed.sizes,
+        seed.batch_size,
+        seed.optimizer,
+        seed.learning_rate,
+        seed.epochs,
+        seed.report_every,
+        seed.dev_size,
+    ) == ((784, 10, 10), 0, "gd", 0.1, 500, 10, 1000)
+
+
+def test_command_line_runs_as_a_program(trained_run, run_digitnet):
+    result = run_digitnet("evaluate", str(trained_run / "model.safetensors"), "--data", "sample")
+    assert result.returncode == 0, result.stderr
+    assert "accuracy" in result.stdout
+
+
+@pytest.mark.parametrize(
+    "argv, code, message",
+    [
+        (["train", "--data", "sample", "--epochs", "-1"], 2, "epochs must be greater than 0, got -1"),
+        (["train", "--data", "sample", "--batch-size", "-3"], 2, "batch_size must be 0 or more"),
+        (["train", "--data", "sample", "--sizes", "100,10"], 2, "start with 100, but each digit"),
+        (["train", "--data", "sample", "--sizes", "784,5"], 2, "end with 5, but sample has 10 classes"),
+        (["train", "--data", "sample", "--dev-size", "3000"], 2, "dev_size 3000 leaves no training rows"),
+        (["train", "--data", "nowhere.csv"], 3, "nowhere.csv"),
+        (["evaluate", "missing.safetensors", "--data", "sample"], 4, "no model file at missing.safetensors"),
+    ],
+)
+def test_bad_input_gets_one_line_and_an_exit_code(argv, code, message, capsys, tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert main(argv) == code
+    err = capsys.readouterr().err
+    assert message in err
+    assert err.count("\n") == 1 and err.startswith("digitnet: error: ")
+    assert list(tmp_path.iterdir()) == []  # nothing written
+
+
+def test_unwritable_output_directory_is_refused_before_training(tmp_path, capsys):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    assert main(["train", "--data", "sample", "--dev-size", "500", "--out", str(blocker / "run")]) == 2
+    assert "cannot write to output directory" in capsys.readouterr().err
