@@ -104,6 +104,46 @@ def test_bad_input_gets_one_line_and_an_exit_code(argv, code, message, capsys, t
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+HEADER = "label," + ",".join(f"pixel{i}" for i in range(784)) + "\n"
+ROW = "3," + ",".join(["0"] * 784) + "\n"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        (HEADER, "no rows"),
+        (HEADER + ROW + ROW.replace("3,", "3,0,", 1), "row 2"),
+        (HEADER + ROW.replace(",0,", ",300,", 1), "0-255"),
+        (HEADER + ROW.replace("3,", "12,", 1), "0-9"),
+        (HEADER + ROW.replace(",0,", ",x,", 1), "not a number"),
+        (HEADER.replace("label,", "") + ROW[2:], "has no labels to train on"),
+    ],
+    ids=["empty", "header-only", "extra-column", "pixel-range", "label-range", "non-numeric", "no-label"],
+)
+def test_bad_training_csv_exits_3_with_one_line(content, message, tmp_path, capsys, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.csv").write_text(content)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["train", "--data", str(data / "train.csv"), "--dev-size", "0"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("digitnet: error: ") and err.count("\n") == 1
+    assert message in err
+    assert list(work.iterdir()) == []  # nothing written
+
+
+def test_model_whose_input_size_does_not_match_the_data(tmp_path, capsys):
+    from digitnet import Network
+    from digitnet.io import save_model
+
+    save_model(Network([100, 10]), tmp_path / "small.safetensors")
+    assert main(["evaluate", str(tmp_path / "small.safetensors"), "--data", "sample"]) == 3
+    assert "takes 100 inputs but sample has 784 pixels per digit" in capsys.readouterr().err
+
+
 def test_unwritable_output_directory_is_refused_before_training(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")

@@ -25,7 +25,7 @@ import numpy as np
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Dataset, dev_split
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .files import write_text
 from .io import save_model
 from .network import Network
@@ -36,7 +36,7 @@ def check_fits(config: TrainConfig, dataset: Dataset) -> None:
     """Refuse a configuration whose first or last size does not match the data."""
     n_inputs = dataset.train.X.shape[1]
     if dataset.train.y is None:
-        raise ConfigError(f"{dataset.name} has no labels to train on; pass a training CSV with a `label` column")
+        raise DataError(f"{dataset.name} has no labels to train on; pass a training CSV with a `label` column")
     n_classes = int(dataset.train.y.max()) + 1
     if config.sizes[0] != n_inputs:
         raise ConfigError(
