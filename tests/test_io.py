@@ -113,5 +113,5 @@ def test_damaged_files_are_refused(model_file, damage, message):
 
 
 def test_missing_file_says_how_to_get_one(tmp_path):
-    with pytest.raises(ModelFileError, match="no model file at .*train one with `digitnet train --out DIR`"):
+    with pytest.raises(ModelFileError, match=r"no model file at .*train one with `digitnet train --out DIR`"):
         load_model(tmp_path / "nothing.safetensors")
