@@ -149,3 +149,28 @@ def test_unwritable_output_directory_is_refused_before_training(tmp_path, capsys
     blocker.write_text("not a directory")
     assert main(["train", "--data", "sample", "--dev-size", "500", "--out", str(blocker / "run")]) == 2
     assert "cannot write to output directory" in capsys.readouterr().err
+
+
+def test_divergence_exits_5_naming_the_step_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "--data",
+        "sample",
+        "--dev-size",
+        "500",
+        "--sizes",
+        "784,16,10",
+        "--optimizer",
+        "gd",
+        "--schedule",
+        "constant",
+        "--learning-rate",
+        "1e20",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 5
+    err = capsys.readouterr().err
+    assert "the loss became" in err and "at step" in err and "try a lower learning rate than 1e+20" in err
+    assert list(out.iterdir()) == []
