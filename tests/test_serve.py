@@ -67,6 +67,8 @@ def test_the_interactive_docs_are_off_but_the_schema_describes_the_api(client):
     assert {"png", "pixels", "prepared"} <= set(drawing)
     label = schema["components"]["schemas"]["Correction"]["properties"]["label"]
     assert (label["minimum"], label["maximum"]) == (0, 9)
+    refusal = schema["paths"]["/api/predict"]["post"]["responses"]["422"]["content"]["application/json"]["schema"]
+    assert refusal == {"$ref": "#/components/schemas/Problem"}  # {"detail": "one line"}, as the API answers
 
 
 def test_model_info(client):

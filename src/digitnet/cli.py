@@ -235,7 +235,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     print(f"digitnet: serving {model} at {serve.url(sock)} (Ctrl-C to stop)", flush=True)
     if not local:
         print(f"digitnet: listening on {args.host}: other machines on the network can use the page", flush=True)
-    print(f"digitnet: 'correct me' saves digits to {corrections}; train on them with --data {corrections}", flush=True)
+    print(f"digitnet: 'correct me' saves digits to {corrections}, a CSV that `digitnet train --data` reads", flush=True)
     serve.run(app, sock)
     return 0
 

@@ -108,6 +108,16 @@ class Stored(BaseModel):
     path: str = Field(description="the corrections file, for `digitnet train --data PATH`")
 
 
+class Problem(BaseModel):
+    detail: str = Field(description="one line that names the problem and says how to fix it")
+
+
+REFUSALS = {  # what the schema says about refused requests (FastAPI would describe its own list of errors)
+    413: {"model": Problem, "description": f"the body is over {MAX_BODY} bytes"},
+    422: {"model": Problem, "description": "the body is malformed, or a value is out of range"},
+}
+
+
 class ModelInfo(BaseModel):
     sizes: list[int]
     test_accuracy: float | None
@@ -172,7 +182,7 @@ def create_app(
             "version": __version__,
         }
 
-    @app.post("/api/predict", response_model=Prediction)
+    @app.post("/api/predict", response_model=Prediction, responses=REFUSALS)
     def predict(body: Drawing) -> dict[str, Any]:
         """Prepare the drawing as MNIST was prepared, and return what the network reads in it."""
         pixels = _digit(body)
@@ -189,7 +199,7 @@ def create_app(
             ],
         }
 
-    @app.post("/api/corrections", response_model=Stored)
+    @app.post("/api/corrections", response_model=Stored, responses=REFUSALS)
     def correct(body: Correction) -> dict[str, Any]:
         """Store the prepared drawing with its right label in the corrections CSV."""
         count = corrections.add(_digit(body), body.label)
