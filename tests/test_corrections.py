@@ -48,6 +48,14 @@ def test_a_file_that_is_not_a_corrections_file_is_refused(tmp_path):
     assert other.read_text() == "name,score\nada,3\n"
 
 
+def test_a_file_replaced_by_something_else_is_not_appended_to(tmp_path):
+    corrections = Corrections(tmp_path / "corrections.csv")
+    corrections.path.write_text("name,score\n")
+    with pytest.raises(ConfigError, match="is no longer a corrections file"):
+        corrections.add(np.zeros(784, np.uint8), 3)
+    assert corrections.path.read_text() == "name,score\n"
+
+
 def test_an_unwritable_place_is_refused_at_once(tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("")

@@ -136,6 +136,16 @@ def test_a_correction_is_stored_where_training_reads_it(client, corrections_path
     assert client.get("/api/model").json()["corrections"] == 2
 
 
+def test_a_correction_that_cannot_be_written_gets_500_and_says_why(reader_model, tmp_path):
+    folder = tmp_path / "mine"
+    app = serve.create_app(reader_model, folder / "corrections.csv")
+    folder.rmdir()  # gone while the server runs
+    with TestClient(app) as client:
+        response = client.post("/api/corrections", json={"png": data_url(render(DIGITS[7])), "label": 7})
+    assert response.status_code == 500
+    assert response.json()["detail"].startswith(f"cannot save to {folder / 'corrections.csv'} (No such file")
+
+
 # ------------------------------------------------------------------------------------------------ bad requests
 def pixels_with(value, row=3, col=5):
     grid = [[0] * 28 for _ in range(28)]

@@ -69,6 +69,8 @@ class Corrections:
         row = f"{int(label)}," + ",".join(map(str, pixels.ravel().tolist())) + "\n"
         with self._lock:
             text = self.path.read_text(encoding="utf-8") if self.path.exists() else HEADER + "\n"
+            if not text.startswith(HEADER):
+                raise ConfigError(f"{self.path} is no longer a corrections file (its header changed); move it away")
             if not text.endswith("\n"):
                 text += "\n"
             text += row

@@ -31,7 +31,7 @@ from .network import Network
 SIDE = 28  # MNIST images are SIDE x SIDE
 BOX = 20  # the digit is scaled to fit a BOX x BOX square inside them
 CENTRE = 14.0  # row and column where MNIST puts the centre of mass (0-based; measured on the training set)
-INK_LEVEL = 0.1  # a pixel counts towards the bounding box when its ink is at least this fraction of the darkest
+INK_LEVEL = 0.1  # a pixel counts towards the bounding box when it has at least this fraction of the strongest ink
 MAX_PNG_SIDE = 2048  # widest or tallest PNG ink_from_png decodes; a larger one is refused before decoding
 
 
@@ -47,12 +47,12 @@ def prepare(ink: np.ndarray) -> np.ndarray:
     if not np.all(np.isfinite(ink)):
         raise DataError("the drawing holds NaN or infinite values; pass finite pixel values")
     ink = np.clip(ink, 0, None)
-    darkest = float(ink.max())
-    if darkest == 0:
+    strongest = float(ink.max())
+    if strongest == 0:
         raise DataError("the drawing is blank (no pixel has ink); draw a digit first")
 
     # crop to the ink's bounding box, ignoring faint specks
-    rows, cols = np.nonzero(ink >= INK_LEVEL * darkest)
+    rows, cols = np.nonzero(ink >= INK_LEVEL * strongest)
     ink = ink[rows.min() : rows.max() + 1, cols.min() : cols.max() + 1]  # (h, w)
 
     # scale the longer side to BOX, keeping the aspect ratio
@@ -79,7 +79,7 @@ def _resize(ink: np.ndarray, height: int, width: int) -> np.ndarray:
     # Pillow's bilinear filter widens with the shrink factor, so each output pixel averages all the ink under it:
     # the anti-aliasing that gave MNIST its grey edges. Its weights are never negative, so unlike Lanczos it adds
     # no ringing around strokes. Mode "F" keeps float precision throughout.
-    from PIL import Image
+    Image = _pillow()
 
     image = Image.fromarray(np.ascontiguousarray(ink, dtype=np.float32), mode="F")
     return np.array(image.resize((width, height), Image.Resampling.BILINEAR), dtype=np.float32)  # a writable copy
@@ -96,13 +96,10 @@ def ink_from_png(data: bytes, *, max_side: int = MAX_PNG_SIDE) -> np.ndarray:
 
     Raises ``DataError`` for data that is not a PNG, a damaged one, or one wider or taller than ``max_side``.
     """
-    try:
-        from PIL import Image, UnidentifiedImageError
-    except ImportError:
-        raise ImportError("reading PNG drawings needs Pillow: pip install 'digitnet[serve]'") from None
+    Image = _pillow()
     try:
         image = Image.open(io.BytesIO(data), formats=["PNG"])  # reads the header only
-    except (UnidentifiedImageError, OSError, ValueError):
+    except (OSError, ValueError):  # UnidentifiedImageError is an OSError
         raise DataError("the image is not a PNG file; send a PNG (it starts with the bytes \\x89PNG)") from None
     width, height = image.size
     if max(width, height) > max_side:
@@ -121,6 +118,14 @@ def ink_from_png(data: bytes, *, max_side: int = MAX_PNG_SIDE) -> np.ndarray:
     if paper > 127:  # light paper, dark ink
         return np.clip(paper - grey, 0, None)
     return np.clip(grey - paper, 0, None)
+
+
+def _pillow():
+    try:
+        from PIL import Image  # an optional dependency: only drawings need it
+    except ImportError:
+        raise ImportError("preparing drawings needs Pillow: pip install 'digitnet[serve]'") from None
+    return Image
 
 
 @dataclass(frozen=True)

@@ -50,9 +50,10 @@ CONTENT_SECURITY_POLICY = (
 
 # The JSON schema of `pixels`: 28 rows of 28, or 784 in a row (checked by hand in _check_pixels, for clear messages)
 _PIXEL = {"type": "integer", "minimum": 0, "maximum": 255}
-_ROWS = {"type": "array", "items": {"type": "array", "items": _PIXEL, "minItems": 28, "maxItems": 28}, "minItems": 28}
+_ROW = {"type": "array", "items": _PIXEL, "minItems": 28, "maxItems": 28}
+_ROWS = {"type": "array", "items": _ROW, "minItems": 28, "maxItems": 28}
 _FLAT = {"type": "array", "items": _PIXEL, "minItems": 784, "maxItems": 784}
-Pixels = Annotated[list, WithJsonSchema({"oneOf": [{**_ROWS, "maxItems": 28}, _FLAT]})]
+Pixels = Annotated[list, WithJsonSchema({"oneOf": [_ROWS, _FLAT]})]
 
 
 # ------------------------------------------------------------------------------------------- the API's types
@@ -200,9 +201,17 @@ def create_app(
         }
 
     @app.post("/api/corrections", response_model=Stored, responses=REFUSALS)
-    def correct(body: Correction) -> dict[str, Any]:
+    def correct(body: Correction) -> dict[str, Any] | JSONResponse:
         """Store the prepared drawing with its right label in the corrections CSV."""
-        count = corrections.add(_digit(body), body.label)
+        pixels = _digit(body)
+        try:
+            count = corrections.add(pixels, body.label)
+        except OSError as error:  # the server's problem, not the request's
+            detail = (
+                f"cannot save to {corrections.path} ({error.strerror or error}); "
+                "free some disk space, or restart with another --corrections PATH"
+            )
+            return JSONResponse({"detail": detail}, status_code=500)
         return {"label": body.label, "count": count, "path": str(corrections.path)}
 
     return app
