@@ -127,13 +127,11 @@ async function predict() {
   const asked = version;
   try {
     const prediction = await post("/api/predict", { png: pad.toDataURL("image/png") });
-    if (asked > clearedAt) {
-      show(prediction);
-      document.body.dataset.read = asked;
-    }
+    if (asked > clearedAt) show(prediction);
   } catch (error) {
     if (asked > clearedAt) $("confidence").textContent = `Error: ${error.message}`;
   } finally {
+    if (asked > clearedAt) document.body.dataset.read = asked;
     busy = false;
     if (version !== asked && version > clearedAt) predict();
   }
@@ -146,8 +144,7 @@ async function store(label) {
     const stored = await post("/api/corrections", { pixels: shown.pixels, prepared: true, label });
     const digits = stored.count === 1 ? "1 digit" : `${stored.count} digits`;
     $("stored").textContent =
-      `Saved as a ${stored.label}: ${digits} of yours in ${stored.path}. ` +
-      `Train on them with: digitnet train --data ${stored.path}`;
+      `Saved as a ${stored.label}: ${digits} of yours in ${stored.path}, a CSV that digitnet train --data reads.`;
     loadModelInfo();
   } catch (error) {
     $("stored").textContent = `Not saved: ${error.message}`;
