@@ -26,6 +26,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import uvicorn
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse
@@ -391,7 +392,5 @@ def url(sock: socket.socket) -> str:
 
 def run(app: FastAPI, sock: socket.socket) -> None:
     """Serve ``app`` on ``sock`` until Ctrl-C; uvicorn logs only warnings and errors."""
-    import uvicorn
-
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     server.run(sockets=[sock])
