@@ -16,7 +16,9 @@ from pathlib import Path
 
 from . import __version__
 from .config import DEFAULT_PRESET, PRESETS, TrainConfig
-from .errors import ConfigError, DataError, DigitnetError
+from .errors import ConfigError, DataError, DigitnetError, ModelFileError
+
+DEFAULT_MODEL = Path("runs") / DEFAULT_PRESET / "model.safetensors"  # where `digitnet train` writes its model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -91,6 +93,18 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--index", type=int, required=True, help="row of the evaluation split, from 0")
     show.add_argument("--out", type=Path, default=None, help="PNG to write (default digit-INDEX.png)")
     show.set_defaults(command=cmd_show)
+
+    serve = commands.add_parser("serve", help="a web page where you draw a digit and watch the network read it")
+    serve.add_argument("model", nargs="?", type=Path, default=None, help=f"model file (default {DEFAULT_MODEL})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 = any free port (default 8000)")
+    serve.add_argument(
+        "--corrections",
+        type=Path,
+        default=None,
+        help="CSV where 'correct me' saves your digits (default corrections.csv beside the model)",
+    )
+    serve.set_defaults(command=cmd_serve)
     return parser
 
 
@@ -242,6 +256,34 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(
         f"prediction {int(probabilities.argmax())}" + ("" if label is None else f", label {label}") + f"; wrote {out}"
     )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from . import serve
+    except ImportError as error:
+        print(
+            f"digitnet: error: {error}; install the drawing page's extras: pip install 'digitnet[serve]'",
+            file=sys.stderr,
+        )
+        return 1
+    model = args.model or DEFAULT_MODEL
+    if args.model is None and not model.is_file():
+        raise ModelFileError(
+            f"no model at {model}, where `digitnet train` puts one; train it first (about a minute), "
+            "or pass a model file: digitnet serve MODEL"
+        )
+    corrections = args.corrections or model.parent / "corrections.csv"
+    # Answer only to this machine's names when listening on it alone, which stops DNS rebinding.
+    local = args.host in ("127.0.0.1", "localhost")
+    app = serve.create_app(model, corrections, allowed_hosts=["127.0.0.1", "localhost"] if local else None)
+    sock = serve.open_socket(args.host, args.port)
+    print(f"digitnet: serving {model} at {serve.url(sock)} (Ctrl-C to stop)", flush=True)
+    if not local:
+        print(f"digitnet: listening on {args.host}: other machines on the network can use the page", flush=True)
+    print(f"digitnet: 'correct me' saves digits to {corrections}, a CSV that `digitnet train --data` reads", flush=True)
+    serve.run(app, sock)
     return 0
 
 
