@@ -135,9 +135,10 @@ def learning_curves_figure(
     if test_accuracy is not None:
         ax_accuracy.axhline(test_accuracy, color=COLOURS["test"], ls=":", lw=2, label=f"test {test_accuracy:.2%}")
     if best_epoch is not None:
-        label = f"best {unit} {best_epoch:g}"
-        ax_loss.annotate(label, (best_epoch, 1), xycoords=("data", "axes fraction"), xytext=(4, -4),
-                         textcoords="offset points", va="top", color=COLOURS["muted"], fontsize=9)  # fmt: skip
+        right_half = best_epoch > (x.min() + x.max()) / 2  # write the label on the side with room for it
+        ax_loss.annotate(f"best {unit} {best_epoch:g}", (best_epoch, 1), xycoords=("data", "axes fraction"),
+                         xytext=(-4 if right_half else 4, -4), textcoords="offset points", va="top",
+                         ha="right" if right_half else "left", color=COLOURS["muted"], fontsize=9)  # fmt: skip
     ax_accuracy.legend(loc="lower right")
     return fig
 
@@ -176,17 +177,16 @@ def confusion_figure(confusion: np.ndarray, title: str = "") -> Figure:
     )
     ax_counts, ax_share = fig.subplots(1, 2)
     panels = [
-        (ax_counts, confusion, Normalize(0, max(confusion.max(), 1)), "Counts", lambda v: f"{v:d}" if v else ""),
+        (ax_counts, confusion, Normalize(0, max(confusion.max(), 1)), "Counts", lambda v: f"{v:d}"),
         (ax_share, share, PowerNorm(0.5, 0, 1), "% of each true digit", _percent_label),
     ]
     for ax, values, norm, panel_title, label in panels:
         ax.imshow(values, cmap="Blues", norm=norm)
         ax.grid(False)
-        for i in range(k):
-            for j in range(k):
-                dark = norm(values[i, j]) > 0.55
-                ax.text(j, i, label(values[i, j]), ha="center", va="center", fontsize=8,
-                        color="white" if dark else COLOURS["ink"])  # fmt: skip
+        for i, j in zip(*np.nonzero(values), strict=True):  # empty cells stay empty
+            dark = norm(values[i, j]) > 0.55
+            ax.text(j, i, label(values[i, j]), ha="center", va="center", fontsize=8,
+                    color="white" if dark else COLOURS["ink"])  # fmt: skip
         ax.set_xticks(range(k))
         ax.set_yticks(range(k))
         ax.tick_params(length=0)
@@ -201,8 +201,6 @@ def confusion_figure(confusion: np.ndarray, title: str = "") -> Figure:
 
 
 def _percent_label(share: float) -> str:
-    if share == 0:
-        return ""
     return f"{share:.1%}"[:-1] if share < 0.1 else f"{share:.0%}"[:-1]  # "0.4", "2.5", "97": % is in the title
 
 
@@ -306,7 +304,7 @@ def weights_figure(W: np.ndarray, max_units: int = 100, title: str = "") -> Figu
     from matplotlib.figure import Figure
 
     n = min(W.shape[1], max_units)
-    columns = min(10, math.ceil(math.sqrt(n * 1.6)))  # a little wider than tall
+    columns = min(10, n)  # rows of ten: the notebook's 10 hidden units make one strip
     rows = math.ceil(n / columns)
     units = W[:, :n].T.astype(np.float64)  # (n, 784)
     units = units / np.maximum(np.abs(units).max(axis=1, keepdims=True), 1e-12)  # each unit in [-1, 1]
@@ -321,10 +319,10 @@ def weights_figure(W: np.ndarray, max_units: int = 100, title: str = "") -> Figu
 
     cmap = matplotlib.colormaps["RdBu_r"].with_extremes(bad="white")
     inch_per_tile, top, bottom = 0.75, 0.55, 0.6  # bottom: room for the colour bar
-    width, height = columns * inch_per_tile + 0.3, rows * inch_per_tile + top + bottom
+    width, height = max(6.0, columns * inch_per_tile + 0.3), rows * inch_per_tile + top + bottom  # room for the title
     fig = Figure(figsize=(width, height))
     ax = fig.add_axes((0.15 / width, bottom / height, 1 - 0.3 / width, 1 - (top + bottom) / height))
-    image = ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1, aspect="auto")
+    image = ax.imshow(mosaic, cmap=cmap, vmin=-1, vmax=1)  # square pixels, centred in the axes
     ax.set_axis_off()
     bar_width = min(3.5, width - 0.6)
     bar_ax = fig.add_axes(((1 - bar_width / width) / 2, 0.3 / height, bar_width / width, 0.1 / height))

@@ -83,7 +83,8 @@ FIGURES = {  # name -> (short name, the question the section answers, caption), 
         "Weights",
         "What did the first layer learn to look for?",
         "Each square is one unit's 784 input weights drawn as an image: ink on red pixels excites the unit, ink on "
-        "blue ones inhibits it. Each square has its own scale.",
+        "blue ones inhibits it. Each square has its own scale. The speckle at the edges is the random initial "
+        "weights: no digit has ink there, so nothing ever changes them.",
     ),
 }
 
