@@ -144,18 +144,19 @@ def learning_curves_figure(
 
 
 def _plain_log_y(ax, low: float, high: float) -> None:
-    """A log y axis labelled 0.3, 1, 10 rather than 3×10⁻¹, 10⁰, 10¹; when the data spans under two decades, 2, 3
-    and 5 times each power of ten are labelled too, so that a short range still has numbers on it."""
+    """A log y axis labelled 0.3, 1, 10 rather than 3×10⁻¹, 10⁰, 10¹; when the data spans under two decades, some
+    multiples of each power of ten are labelled too, so that a short range still has numbers on it."""
     from matplotlib.ticker import FuncFormatter
 
     ax.set_yscale("log")
     axis = ax.yaxis
     axis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
-    few_decades = high / max(low, 1e-300) < 100
+    span = high / max(low, 1e-300)
+    labelled = (2, 3, 4, 6, 8) if span < 10 else (2, 3, 5) if span < 100 else ()  # fewer as the range grows
 
     def minor(v: float, _) -> str:
         leading = round(v / 10 ** math.floor(math.log10(v)))  # 2 for 0.2, 20, 200 ...
-        return f"{v:g}" if few_decades and leading in (2, 3, 5) else ""
+        return f"{v:g}" if leading in labelled else ""
 
     axis.set_minor_formatter(FuncFormatter(minor))
 

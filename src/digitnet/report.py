@@ -14,6 +14,7 @@ a network that was never saved.
 from __future__ import annotations
 
 import base64
+import dataclasses
 import datetime
 import html
 import importlib.resources
@@ -21,7 +22,6 @@ import io
 import json
 import os
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 from string import Template
 from typing import TYPE_CHECKING, Any
@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import metrics, plots
-from .data import Dataset, Progress, Split, dev_split
+from .data import Dataset, Progress, Split, dev_split, load
 from .errors import DataError, ModelFileError
 from .files import write_bytes, write_text
 from .io import load_model
@@ -89,7 +89,7 @@ FIGURES = {  # name -> (short name, the question the section answers, caption), 
 }
 
 
-@dataclass
+@dataclasses.dataclass
 class Evaluation:
     """A network's predictions on labelled digits, and every number the report draws from them."""
 
@@ -134,9 +134,8 @@ def draw_figures(
     on = _split_name(e.split)
     figures = {}
     if history:
-        full_batch = (summary.get("config") or {}).get("batch_size") == 0
         figures["learning_curves"] = plots.learning_curves_figure(
-            history, summary.get("best_epoch"), summary.get("test_accuracy"), "iteration" if full_batch else "epoch"
+            history, summary.get("best_epoch"), summary.get("test_accuracy"), _unit(summary)
         )
     figures["confusion"] = plots.confusion_figure(e.confusion, title=f"Confusion matrix on the {on}")
     figures["per_class"] = plots.per_class_figure(e.per_class, title=f"Per class on the {on}")
@@ -148,7 +147,11 @@ def draw_figures(
     return figures
 
 
-@dataclass
+def _now() -> str:
+    return datetime.datetime.now().astimezone().isoformat(sep=" ", timespec="seconds")
+
+
+@dataclasses.dataclass
 class Report:
     run_dir: Path
     summary: dict[str, Any]  # as in summary.json
@@ -156,8 +159,8 @@ class Report:
     network: Network
     evaluation: Evaluation
     figures: dict[str, Figure]
-    seconds: float = 0.0  # time taken to build the report
-    created: str = field(default_factory=lambda: datetime.datetime.now().astimezone().isoformat(timespec="seconds"))
+    seconds: float = 0.0  # time taken to build the report (``write`` adds the time to draw and save it)
+    created: str = dataclasses.field(default_factory=_now)  # local time, to the second
 
 
 def build(run_dir: str | os.PathLike, dataset: Dataset | None = None, *, progress: Progress | None = None) -> Report:
@@ -167,8 +170,6 @@ def build(run_dir: str | os.PathLike, dataset: Dataset | None = None, *, progres
     the test split when the data has one; else the run's own dev split, drawn again from the same seed; else all
     the data's rows (digits from another source than the run's, or a run that held none out).
     """
-    from .data import load
-
     start = time.perf_counter()
     run_dir = Path(run_dir)
     network, meta = load_model(run_dir / "model.safetensors")
@@ -223,16 +224,18 @@ def read_history(path: Path) -> list[Record]:
 def write(report: Report, out_dir: str | os.PathLike | None = None) -> Path:
     """Save the figures (``figures/*.png``), ``metrics.json`` and ``report.html`` to ``out_dir`` (default: the run
     directory), each file atomically; returns the path of ``report.html``."""
+    start = time.perf_counter()
     out = Path(out_dir) if out_dir is not None else report.run_dir
     (out / "figures").mkdir(parents=True, exist_ok=True)
     images = {}
     for name, figure in report.figures.items():
         buffer = io.BytesIO()
-        figure.savefig(buffer, format="png", dpi=DPI)
+        figure.savefig(buffer, format="png", dpi=DPI)  # drawing happens here: most of a report's time
         images[name] = buffer.getvalue()
         write_bytes(out / "figures" / f"{name}.png", images[name])
     write_text(out / "metrics.json", json.dumps(metrics_dict(report.evaluation), indent=2) + "\n")
-    write_text(out / "report.html", render_html(report, images))
+    timed = dataclasses.replace(report, seconds=report.seconds + time.perf_counter() - start)
+    write_text(out / "report.html", render_html(timed, images))
     return out / "report.html"
 
 
@@ -283,6 +286,11 @@ def render_html(report: Report, images: dict[str, bytes]) -> str:
     )
 
 
+def _unit(summary: dict) -> str:
+    # what the history counts: full-batch training reports iterations, mini-batch training epochs
+    return "iteration" if (summary.get("config") or {}).get("batch_size") == 0 else "epoch"
+
+
 def _split_name(split: str) -> str:
     return f"{split} set" if split in ("test", "dev") else split
 
@@ -296,7 +304,7 @@ def _subtitle(report: Report) -> str:
     if summary.get("preset"):
         parts.append(f"preset {summary['preset']}")
     if summary.get("stopped"):
-        parts.append(f"{summary['stopped']} after {summary.get('epochs')} epochs")
+        parts.append(f"{summary['stopped']} after {summary.get('epochs')} {_unit(summary)}s")
     return " · ".join(parts)
 
 
@@ -345,7 +353,7 @@ def _table_section(evaluation: Evaluation) -> str:
         rows.append(f'<tr class="average"><th>{name}</th>{cells}<td>{report.support.sum():,}</td></tr>')
     _, heading, caption = FIGURES["per_class"]
     return (
-        f'<section id="per_class"><h2>{heading}</h2><div class="scroll"><table>'
+        f'<section id="per_class"><h2>{_escape(heading)}</h2><div class="scroll"><table>'
         "<thead><tr><th>digit</th><th>precision</th><th>recall</th><th>F1</th><th>support</th></tr></thead>"
         f'<tbody>{"".join(rows)}</tbody></table></div><p class="note">{_escape(caption)}</p></section>'
     )
@@ -357,7 +365,7 @@ def _timings(report: Report) -> list[tuple[str, Any]]:
     if s.get("train_seconds"):
         rows.append(("training", _duration(s["train_seconds"])))
         if s.get("epochs"):
-            rows.append(("per epoch", _duration(s["train_seconds"] / s["epochs"])))
+            rows.append((f"per {_unit(s)}", _duration(s["train_seconds"] / s["epochs"])))
             if s.get("train_examples"):
                 rows.append(("examples per second", f"{s['train_examples'] * s['epochs'] / s['train_seconds']:,.0f}"))
     rows.append(("this report", _duration(report.seconds)))
