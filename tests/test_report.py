@@ -1,5 +1,6 @@
 """The report of a run: figures that are drawn and not blank, numbers that agree, and a page that opens in a browser."""
 
+import io
 import json
 import shutil
 from pathlib import Path
@@ -28,7 +29,7 @@ FIGURE_PIXELS = {
 }
 
 
-def read_png(path: Path) -> np.ndarray:
+def read_png(path) -> np.ndarray:
     from matplotlib.image import imread
 
     return imread(path)[..., :3]  # (height, width, 3) RGB in [0, 1]
@@ -72,6 +73,27 @@ def test_the_library_returns_figures_and_writes_nothing(trained_run, tmp_path, m
     assert all(isinstance(figure, Figure) for figure in built.figures.values())
     assert built.evaluation.per_class.support.sum() == 1000
     assert sorted(trained_run.rglob("*")) == before and list(tmp_path.iterdir()) == []
+
+
+def test_figures_draw_the_edge_cases_a_notebook_can_meet():
+    from digitnet import plots
+    from digitnet.metrics import calibration
+
+    rng = np.random.default_rng(0)
+    X = rng.integers(0, 256, (3, 784), dtype=np.uint8)
+    P = np.full((3, 10), 0.1)  # no confident prediction
+    figures = [
+        plots.mistakes_figure(X, np.zeros(3, int), P, np.array([], int)),  # no mistakes at all
+        plots.predictions_figure(X[:1], P[:1]),  # one digit, no labels
+        plots.weights_figure(rng.normal(size=(784, 1))),  # a single unit
+        plots.reliability_figure(calibration(P, np.zeros(3, int))),  # every prediction in one bin
+        plots.learning_curves_figure([{"epoch": 1, "train_loss": 2.3, "train_accuracy": 0.1}]),  # one report, no dev
+    ]
+    for figure in figures:
+        png = io.BytesIO()
+        figure.savefig(png, format="png", dpi=40)  # draws without error
+        png.seek(0)
+        assert (read_png(png).mean(axis=2) < 0.9).any()  # and draws something
 
 
 def test_without_a_test_split_the_run_is_judged_on_the_dev_digits_it_held_out(trained_run):

@@ -49,7 +49,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_quiet_option(fetch)
     fetch.set_defaults(command=cmd_fetch)
 
-    train = commands.add_parser("train", help="train a network and write model, summary and history")
+    train = commands.add_parser("train", help="train a network; write the model, its history and a report")
     train.add_argument(
         "--preset",
         default=DEFAULT_PRESET,
@@ -83,8 +83,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     report = commands.add_parser("report", help="figures, metrics.json and report.html for a trained run")
     report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory written by `digitnet train`")
-    report.add_argument("--data", default=None, help="labelled digits to measure (default: the run's own data)")
-    report.add_argument("--out", type=Path, default=None, help="directory to write to (default RUN_DIR)")
+    report.add_argument("--data", metavar="SOURCE", help="labelled digits to measure (default: the run's own data)")
+    report.add_argument("--out", type=Path, metavar="DIR", help="directory to write to (default RUN_DIR)")
     add_quiet_option(report)
     report.set_defaults(command=cmd_report)
     return parser

@@ -109,7 +109,7 @@ def learning_curves_figure(
     from matplotlib.ticker import MaxNLocator, PercentFormatter
 
     def column(name: str) -> np.ndarray:
-        values = [r[name] if isinstance(r, dict) else getattr(r, name) for r in history]
+        values = [r.get(name) if isinstance(r, dict) else getattr(r, name, None) for r in history]
         return np.array([np.nan if v is None else v for v in values], dtype=np.float64)
 
     x = column("epoch")
@@ -253,7 +253,9 @@ def mistakes_figure(
     """
     n = len(indices)
     fig, ax, offsets = _tiled_figure(n, columns, tile=(28 + 8, 28 + 18), inches_per_unit=1.25 / 36)
-    fig.suptitle(title or "Most confident mistakes", x=0.01, ha="left")
+    title_artist = fig.suptitle(title or "Most confident mistakes", x=0.01, ha="left")
+    fig.text(0.99, title_artist.get_position()[1], "label → prediction (its probability) above, row below",
+             ha="right", va="top", fontsize=9, color=COLOURS["muted"])  # fmt: skip
     if n == 0:
         ax.text(0.5, 0.5, "no mistakes", ha="center", va="center", fontsize=14, color=COLOURS["muted"],
                 transform=ax.transAxes)  # fmt: skip
