@@ -396,7 +396,7 @@ def predictions_figure(
             tracks.append((left, top, length, pitch * 0.72))  # a light track shows the whole 0-1 range
             bars.append((left, top, probabilities[i, c] * length, pitch * 0.72))
             colours.append(COLOURS["wrong" if wrong else "right"] if c == prediction else COLOURS["bar"])
-            ax.text(left - 1.2, top + pitch * 0.36, str(c), ha="right", va="center", fontsize=6.5,
+            ax.text(left - 1.2, top + pitch * 0.36, str(c), ha="right", va="center", fontsize=7.5,
                     color=COLOURS["muted"])  # fmt: skip
     _add_rectangles(ax, tracks, COLOURS["grid"])
     _add_rectangles(ax, bars, colours)
