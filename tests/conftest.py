@@ -1,5 +1,7 @@
 """Shared fixtures: a small model trained once on the package's real MNIST sample."""
 
+import contextlib
+import io
 import os
 import subprocess
 import sys
@@ -13,8 +15,14 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 
 
 @pytest.fixture(scope="session")
-def trained_run(tmp_path_factory) -> Path:
+def trained_run(trained_run_and_output) -> Path:
     """A run directory from `digitnet train --data sample` (a few seconds on two cores)."""
+    return trained_run_and_output[0]
+
+
+@pytest.fixture(scope="session")
+def trained_run_and_output(tmp_path_factory) -> tuple[Path, str, str]:
+    """The same run, with what the command printed: (run directory, stdout, stderr). Output is not a terminal."""
     out = tmp_path_factory.mktemp("run")
     argv = [
         "train",
@@ -31,8 +39,10 @@ def trained_run(tmp_path_factory) -> Path:
         "--out",
         str(out),
     ]
-    assert main(argv) == 0
-    return out
+    stdout, stderr = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(stdout), contextlib.redirect_stderr(stderr):
+        assert main(argv) == 0
+    return out, stdout.getvalue(), stderr.getvalue()
 
 
 @pytest.fixture

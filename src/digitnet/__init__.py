@@ -13,8 +13,10 @@ Shapes, once for the whole package: **rows are examples**. A batch of digits ``X
 
 Modules: ``layers`` (Dense, ReLU), ``losses`` (softmax cross-entropy), ``network``, ``optim`` (gradient descent,
 momentum, Adam, schedules), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data`` (every
-source of digits), ``io`` (model files), ``experiment`` (a whole run), ``plots``, ``cli``, and for the drawing page
-``drawing`` (a drawing prepared as MNIST was), ``corrections`` (your own labelled digits) and ``serve`` (the web app).
+source of digits), ``io`` (model files), ``experiment`` (a whole run), ``metrics`` (confusion matrix, precision,
+recall, calibration), ``plots`` (figures), ``report`` (a run's figures and report.html), ``progress`` (the command
+line's progress bars), ``cli``, and for the drawing page ``drawing`` (a drawing prepared as MNIST was),
+``corrections`` (your own labelled digits) and ``serve`` (the web app).
 """
 
 from .config import PRESETS, TrainConfig

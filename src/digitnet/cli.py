@@ -17,6 +17,7 @@ from pathlib import Path
 from . import __version__
 from .config import DEFAULT_PRESET, PRESETS, TrainConfig
 from .errors import ConfigError, DataError, DigitnetError, ModelFileError
+from .progress import DownloadProgress
 
 DEFAULT_MODEL = Path("runs") / DEFAULT_PRESET / "model.safetensors"  # where `digitnet train` writes its model
 
@@ -47,9 +48,10 @@ def build_parser() -> argparse.ArgumentParser:
 
     fetch = commands.add_parser("fetch", help="download, verify and cache MNIST")
     fetch.add_argument("source", nargs="?", default="mnist", choices=["mnist"])
+    add_quiet_option(fetch)
     fetch.set_defaults(command=cmd_fetch)
 
-    train = commands.add_parser("train", help="train a network and write model, summary and history")
+    train = commands.add_parser("train", help="train a network; write the model, its history and a report")
     train.add_argument(
         "--preset",
         default=DEFAULT_PRESET,
@@ -72,6 +74,7 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="carry on an interrupted run from DIR/checkpoint.safetensors, with its own options",
     )
+    add_quiet_option(train)
     add_config_options(train)
     train.set_defaults(command=cmd_train)
 
@@ -105,7 +108,18 @@ def build_parser() -> argparse.ArgumentParser:
         help="CSV where 'correct me' saves your digits (default corrections.csv beside the model)",
     )
     serve.set_defaults(command=cmd_serve)
+
+    report = commands.add_parser("report", help="figures, metrics.json and report.html for a trained run")
+    report.add_argument("run_dir", type=Path, metavar="RUN_DIR", help="a directory written by `digitnet train`")
+    report.add_argument("--data", metavar="SOURCE", help="labelled digits to measure (default: the run's own data)")
+    report.add_argument("--out", type=Path, metavar="DIR", help="directory to write to (default RUN_DIR)")
+    add_quiet_option(report)
+    report.set_defaults(command=cmd_report)
     return parser
+
+
+def add_quiet_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-q", "--quiet", action="store_true", help="print nothing but errors (for scripts)")
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
@@ -146,15 +160,16 @@ def _show(value) -> str:
 def cmd_fetch(args: argparse.Namespace) -> int:
     from .data import fetch_mnist
 
-    with DownloadBar() as progress:
+    with DownloadProgress(quiet=args.quiet) as progress:
         path = fetch_mnist(progress=progress)
-    print(f"MNIST verified and cached at {path}")
+    _say(args, f"MNIST verified and cached at {path}")
     return 0
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from . import experiment
+    from . import experiment, report
     from .checkpoint import CHECKPOINT_FILE, load_checkpoint
+    from .progress import TrainProgress, summary_table
 
     if args.checkpoint_every < 0:
         raise ConfigError(f"--checkpoint-every must be 0 or more, got {args.checkpoint_every}")
@@ -169,36 +184,25 @@ def cmd_train(args: argparse.Namespace) -> int:
             raise ConfigError(f"--resume carries on with the run's own options; drop {dropped}")
         resume = load_checkpoint(args.resume / CHECKPOINT_FILE)
         config, preset, source, out = resume.config, resume.preset, args.data or resume.data, args.resume
-    dataset = _load(source)
+    dataset = _load(source, quiet=args.quiet)
     experiment.check_fits(config, dataset)
     if resume is not None:
-        print(f"resuming {out} at epoch {resume.state['epoch']}, step {resume.state['step']}")
-    print(
+        _say(args, f"resuming {out} at epoch {resume.state['epoch']}, step {resume.state['step']}")
+    _say(
+        args,
         f"digitnet {__version__}: training {list(config.sizes)} on {dataset.name} ({len(dataset.train.X)} "
-        f"digits, {config.dev_size} held out as dev), preset {preset}"
+        f"digits, {config.dev_size} held out as dev), preset {preset}",
     )
     stop = threading.Event()
-
-    def on_report(record) -> None:
-        dev = (
-            ""
-            if record.dev_accuracy is None
-            else (f"  dev loss {record.dev_loss:.4f} accuracy {record.dev_accuracy:.2%}")
-        )
-        unit = "iteration" if config.batch_size == 0 else "epoch"
-        print(
-            f"{unit} {record.epoch:>4}/{config.epochs}  train loss {record.train_loss:.4f} "
-            f"accuracy {record.train_accuracy:.2%}{dev}  {record.seconds:6.1f}s",
-            flush=True,
-        )
-
-    with StopOnSigint(stop):
-        _, summary, _ = experiment.run(
+    n_train = len(dataset.train.X) - config.dev_size
+    with StopOnSigint(stop), TrainProgress(config, n_train, quiet=args.quiet) as progress:
+        _, summary, trainer = experiment.run(
             config,
             dataset,
             out,
             preset=preset,
-            on_report=on_report,
+            on_step=progress.on_step,
+            on_report=progress.on_report,
             stop=stop,
             checkpoint_every=args.checkpoint_every,
             resume=resume,
@@ -210,13 +214,10 @@ def cmd_train(args: argparse.Namespace) -> int:
             file=sys.stderr,
         )
         return 130
-    test = summary["test_accuracy"]
-    print(
-        f"dev accuracy {summary['dev_accuracy']:.2%}"
-        + ("" if test is None else f", test accuracy {test:.2%}")
-        + f", {summary['train_seconds']:.1f}s of training; wrote {out}/model.safetensors, summary.json, "
-        "history.jsonl"
-    )
+    _say(args, summary_table(summary, trainer.history))
+    page = report.write(report.build(out, dataset))
+    _say(args, f"wrote {out}/: model.safetensors, summary.json, history.jsonl, metrics.json, figures/")
+    _say(args, f"report: {page}")
     return 0
 
 
@@ -287,12 +288,30 @@ def cmd_serve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_report(args: argparse.Namespace) -> int:
+    from . import report
+
+    dataset = None if args.data is None else _load(args.data, quiet=args.quiet)
+    with DownloadProgress(quiet=args.quiet) as progress:
+        built = report.build(args.run_dir, dataset, progress=progress)
+    out = args.out or args.run_dir
+    page = _write_or_fail(out, lambda: report.write(built, out))
+    _say(args, f"{built.evaluation.split}: accuracy {built.evaluation.accuracy:.2%}; wrote {page}")
+    return 0
+
+
 # ---------------------------------------------------------------------------------------------- helpers
-def _load(source: str):
+def _load(source: str, quiet: bool = False):
     from .data import load
 
-    with DownloadBar() as progress:
+    with DownloadProgress(quiet=quiet) as progress:
         return load(source, progress=progress)
+
+
+def _say(args: argparse.Namespace, text: str) -> None:
+    """Print a result line, unless --quiet."""
+    if not getattr(args, "quiet", False):
+        print(text, flush=True)
 
 
 def _model_and_split(model_path: Path, source: str, need_labels: bool):
@@ -319,32 +338,11 @@ def _save_figure(figure, path: Path) -> None:
         figure.savefig(tmp, format="png", dpi=120)
 
 
-def _write_or_fail(path: Path, write) -> None:
+def _write_or_fail(path: Path, write):
     try:
-        write()
+        return write()
     except OSError as error:
         raise ConfigError(f"cannot write {path} ({error.strerror or error}); choose another path with --out") from None
-
-
-class DownloadBar:
-    """A tqdm bar for downloads, created on the first byte so that a cached source prints nothing."""
-
-    def __enter__(self):
-        self.bar = None
-        return self.update
-
-    def update(self, done: int, total: int | None) -> None:
-        if self.bar is None:
-            from tqdm import tqdm
-
-            self.bar = tqdm(total=total, unit="B", unit_scale=True, desc="download", file=sys.stderr)
-        self.bar.total = total
-        self.bar.n = done
-        self.bar.refresh()
-
-    def __exit__(self, *exc):
-        if self.bar is not None:
-            self.bar.close()
 
 
 class StopOnSigint:

@@ -24,9 +24,10 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
     fd, name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial")
     os.close(fd)
     tmp = Path(name)
-    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes the file private; give it the mode a plain open() would
     try:
         yield tmp
+        # mkstemp makes the file private (and some writers replace it): give it the mode a plain open() would.
+        os.chmod(tmp, 0o666 & ~_umask())
         with open(tmp, "rb+") as f:  # the writer may have closed its handle: reopen to flush to disk
             os.fsync(f.fileno())
         os.replace(tmp, target)
