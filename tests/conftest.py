@@ -52,3 +52,16 @@ def run_digitnet():
         )
 
     return run
+
+
+@pytest.fixture(scope="session")
+def reader_model(tmp_path_factory) -> Path:
+    """A model that reads clearly drawn digits: [784, 128, 10], 15 epochs on the sample (a few seconds)."""
+    from digitnet import experiment
+    from digitnet.config import TrainConfig
+    from digitnet.data import load
+
+    out = tmp_path_factory.mktemp("reader")
+    config = TrainConfig(sizes=(784, 128, 10), epochs=15, dev_size=500, seed=0)
+    experiment.run(config, load("sample"), out)
+    return out / "model.safetensors"

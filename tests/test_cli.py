@@ -104,8 +104,90 @@ def test_bad_input_gets_one_line_and_an_exit_code(argv, code, message, capsys, t
     assert list(tmp_path.iterdir()) == []  # nothing written
 
 
+HEADER = "label," + ",".join(f"pixel{i}" for i in range(784)) + "\n"
+ROW = "3," + ",".join(["0"] * 784) + "\n"
+
+
+@pytest.mark.parametrize(
+    "content, message",
+    [
+        ("", "is empty"),
+        (HEADER, "no rows"),
+        (HEADER + ROW + ROW.replace("3,", "3,0,", 1), "row 2"),
+        (HEADER + ROW.replace(",0,", ",300,", 1), "0-255"),
+        (HEADER + ROW.replace("3,", "12,", 1), "0-9"),
+        (HEADER + ROW.replace(",0,", ",x,", 1), "not a number"),
+        (HEADER.replace("label,", "") + ROW[2:], "has no labels to train on"),
+    ],
+    ids=["empty", "header-only", "extra-column", "pixel-range", "label-range", "non-numeric", "no-label"],
+)
+def test_bad_training_csv_exits_3_with_one_line(content, message, tmp_path, capsys, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "train.csv").write_text(content)
+    work = tmp_path / "work"
+    work.mkdir()
+    monkeypatch.chdir(work)
+    assert main(["train", "--data", str(data / "train.csv"), "--dev-size", "0"]) == 3
+    err = capsys.readouterr().err
+    assert err.startswith("digitnet: error: ") and err.count("\n") == 1
+    assert message in err
+    assert list(work.iterdir()) == []  # nothing written
+
+
+def test_model_whose_input_size_does_not_match_the_data(tmp_path, capsys):
+    from digitnet import Network
+    from digitnet.io import save_model
+
+    save_model(Network([100, 10]), tmp_path / "small.safetensors")
+    assert main(["evaluate", str(tmp_path / "small.safetensors"), "--data", "sample"]) == 3
+    assert "takes 100 inputs but sample has 784 pixels per digit" in capsys.readouterr().err
+
+
 def test_unwritable_output_directory_is_refused_before_training(tmp_path, capsys):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     assert main(["train", "--data", "sample", "--dev-size", "500", "--out", str(blocker / "run")]) == 2
     assert "cannot write to output directory" in capsys.readouterr().err
+
+
+def test_divergence_exits_5_naming_the_step_and_writes_nothing(tmp_path, capsys):
+    out = tmp_path / "run"
+    argv = [
+        "train",
+        "--data",
+        "sample",
+        "--dev-size",
+        "500",
+        "--sizes",
+        "784,16,10",
+        "--optimizer",
+        "gd",
+        "--schedule",
+        "constant",
+        "--learning-rate",
+        "1e20",
+        "--out",
+        str(out),
+    ]
+    assert main(argv) == 5
+    err = capsys.readouterr().err
+    assert "the loss became" in err and "at step" in err and "try a lower learning rate than 1e+20" in err
+    assert list(out.iterdir()) == []
+
+
+def test_seed_preset_on_a_kaggle_csv_beats_the_notebooks_84_percent(tmp_path):
+    """The notebook's recipe, bugs fixed, on a Kaggle-format train.csv of 3000 real MNIST digits."""
+    train = load("sample").train
+    frame = pd.DataFrame(train.X, columns=[f"pixel{i}" for i in range(784)])
+    frame.insert(0, "label", train.y)
+    frame.to_csv(tmp_path / "train.csv", index=False)
+    assert (
+        main(["train", "--preset", "seed", "--data", str(tmp_path / "train.csv"), "--out", str(tmp_path / "run")]) == 0
+    )
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert summary["dev_examples"] == 1000
+    assert summary["test_accuracy"] is None  # a single CSV has no test split
+    assert summary["dev_accuracy"] >= 0.84
+    history = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
+    assert len(history) == 50  # accuracy every 10 of the 500 iterations

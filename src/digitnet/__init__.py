@@ -13,7 +13,8 @@ Shapes, once for the whole package: **rows are examples**. A batch of digits ``X
 
 Modules: ``layers`` (Dense, ReLU), ``losses`` (softmax cross-entropy), ``network``, ``optim`` (gradient descent,
 momentum, Adam, schedules), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data`` (every
-source of digits), ``io`` (model files), ``experiment`` (a whole run), ``plots`` and ``cli``.
+source of digits), ``io`` (model files), ``experiment`` (a whole run), ``plots``, ``cli``, and for the drawing page
+``drawing`` (a drawing prepared as MNIST was), ``corrections`` (your own labelled digits) and ``serve`` (the web app).
 """
 
 from .config import PRESETS, TrainConfig

@@ -16,7 +16,9 @@ from pathlib import Path
 
 from . import __version__
 from .config import DEFAULT_PRESET, PRESETS, TrainConfig
-from .errors import ConfigError, DataError, DigitnetError
+from .errors import ConfigError, DataError, DigitnetError, ModelFileError
+
+DEFAULT_MODEL = Path("runs") / DEFAULT_PRESET / "model.safetensors"  # where `digitnet train` writes its model
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -54,8 +56,22 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(PRESETS),
         help=f"named configuration to start from (default {DEFAULT_PRESET})",
     )
-    train.add_argument("--data", default="mnist", help="mnist, sample, a Kaggle CSV or an IDX directory")
+    train.add_argument("--data", default=None, help="mnist (default), sample, a Kaggle CSV or an IDX directory")
     train.add_argument("--out", default=None, help="output directory (default runs/PRESET)")
+    train.add_argument(
+        "--checkpoint-every",
+        type=int,
+        default=0,
+        metavar="N",
+        help="write a checkpoint into the output directory every N epochs (default 0: only on Ctrl-C)",
+    )
+    train.add_argument(
+        "--resume",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="carry on an interrupted run from DIR/checkpoint.safetensors, with its own options",
+    )
     add_config_options(train)
     train.set_defaults(command=cmd_train)
 
@@ -77,13 +93,25 @@ def build_parser() -> argparse.ArgumentParser:
     show.add_argument("--index", type=int, required=True, help="row of the evaluation split, from 0")
     show.add_argument("--out", type=Path, default=None, help="PNG to write (default digit-INDEX.png)")
     show.set_defaults(command=cmd_show)
+
+    serve = commands.add_parser("serve", help="a web page where you draw a digit and watch the network read it")
+    serve.add_argument("model", nargs="?", type=Path, default=None, help=f"model file (default {DEFAULT_MODEL})")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1: this machine)")
+    serve.add_argument("--port", type=int, default=8000, help="port to listen on; 0 = any free port (default 8000)")
+    serve.add_argument(
+        "--corrections",
+        type=Path,
+        default=None,
+        help="CSV where 'correct me' saves your digits (default corrections.csv beside the model)",
+    )
+    serve.set_defaults(command=cmd_serve)
     return parser
 
 
 def add_config_options(parser: argparse.ArgumentParser) -> None:
     """One option per TrainConfig field; an option left out keeps the preset's value."""
     for f in dataclasses.fields(TrainConfig):
-        flag = "--" + f.name.replace("_", "-")
+        flag = _flag(f.name)
         default = f.default
         help_text = f"{f.metadata['help']} (default {_show(default)})"
         if isinstance(default, bool):
@@ -106,6 +134,10 @@ def _sizes(text: str) -> tuple[int, ...]:
         raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of widths, e.g. 784,800,10") from None
 
 
+def _flag(name: str) -> str:
+    return "--" + name.replace("_", "-")
+
+
 def _show(value) -> str:
     return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
 
@@ -122,13 +154,28 @@ def cmd_fetch(args: argparse.Namespace) -> int:
 
 def cmd_train(args: argparse.Namespace) -> int:
     from . import experiment
+    from .checkpoint import CHECKPOINT_FILE, load_checkpoint
 
-    config = config_from_args(args)
-    out = Path(args.out) if args.out else Path("runs") / args.preset
-    dataset = _load(args.data)
+    if args.checkpoint_every < 0:
+        raise ConfigError(f"--checkpoint-every must be 0 or more, got {args.checkpoint_every}")
+    resume = None
+    if args.resume is None:
+        config, preset, source = config_from_args(args), args.preset, args.data or "mnist"
+        out = Path(args.out) if args.out else Path("runs") / preset
+    else:
+        given = [_flag(f.name) for f in dataclasses.fields(TrainConfig) if getattr(args, f.name) is not None]
+        if given or args.out:
+            dropped = " ".join(given + (["--out"] if args.out else []))
+            raise ConfigError(f"--resume carries on with the run's own options; drop {dropped}")
+        resume = load_checkpoint(args.resume / CHECKPOINT_FILE)
+        config, preset, source, out = resume.config, resume.preset, args.data or resume.data, args.resume
+    dataset = _load(source)
+    experiment.check_fits(config, dataset)
+    if resume is not None:
+        print(f"resuming {out} at epoch {resume.state['epoch']}, step {resume.state['step']}")
     print(
         f"digitnet {__version__}: training {list(config.sizes)} on {dataset.name} ({len(dataset.train.X)} "
-        f"digits, {config.dev_size} held out as dev), preset {args.preset}"
+        f"digits, {config.dev_size} held out as dev), preset {preset}"
     )
     stop = threading.Event()
 
@@ -146,7 +193,23 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
 
     with StopOnSigint(stop):
-        _, summary, _ = experiment.run(config, dataset, out, preset=args.preset, on_report=on_report, stop=stop)
+        _, summary, _ = experiment.run(
+            config,
+            dataset,
+            out,
+            preset=preset,
+            on_report=on_report,
+            stop=stop,
+            checkpoint_every=args.checkpoint_every,
+            resume=resume,
+        )
+    if summary["stopped"] == "interrupted":
+        print(
+            f"digitnet: interrupted at epoch {summary['epoch']}, step {summary['step']}; checkpoint written to "
+            f"{out / CHECKPOINT_FILE}; resume with: digitnet train --resume {out}",
+            file=sys.stderr,
+        )
+        return 130
     test = summary["test_accuracy"]
     print(
         f"dev accuracy {summary['dev_accuracy']:.2%}"
@@ -154,8 +217,6 @@ def cmd_train(args: argparse.Namespace) -> int:
         + f", {summary['train_seconds']:.1f}s of training; wrote {out}/model.safetensors, summary.json, "
         "history.jsonl"
     )
-    if summary["stopped"] == "interrupted":
-        return 130
     return 0
 
 
@@ -195,6 +256,34 @@ def cmd_show(args: argparse.Namespace) -> int:
     print(
         f"prediction {int(probabilities.argmax())}" + ("" if label is None else f", label {label}") + f"; wrote {out}"
     )
+    return 0
+
+
+def cmd_serve(args: argparse.Namespace) -> int:
+    try:
+        from . import serve
+    except ImportError as error:
+        print(
+            f"digitnet: error: {error}; install the drawing page's extras: pip install 'digitnet[serve]'",
+            file=sys.stderr,
+        )
+        return 1
+    model = args.model or DEFAULT_MODEL
+    if args.model is None and not model.is_file():
+        raise ModelFileError(
+            f"no model at {model}, where `digitnet train` puts one; train it first (about a minute), "
+            "or pass a model file: digitnet serve MODEL"
+        )
+    corrections = args.corrections or model.parent / "corrections.csv"
+    # Answer only to this machine's names when listening on it alone, which stops DNS rebinding.
+    local = args.host in ("127.0.0.1", "localhost")
+    app = serve.create_app(model, corrections, allowed_hosts=["127.0.0.1", "localhost"] if local else None)
+    sock = serve.open_socket(args.host, args.port)
+    print(f"digitnet: serving {model} at {serve.url(sock)} (Ctrl-C to stop)", flush=True)
+    if not local:
+        print(f"digitnet: listening on {args.host}: other machines on the network can use the page", flush=True)
+    print(f"digitnet: 'correct me' saves digits to {corrections}, a CSV that `digitnet train --data` reads", flush=True)
+    serve.run(app, sock)
     return 0
 
 

@@ -22,9 +22,10 @@ from typing import Any
 
 import numpy as np
 
+from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Dataset, dev_split
-from .errors import ConfigError
+from .errors import ConfigError, DataError
 from .files import write_text
 from .io import save_model
 from .network import Network
@@ -35,7 +36,7 @@ def check_fits(config: TrainConfig, dataset: Dataset) -> None:
     """Refuse a configuration whose first or last size does not match the data."""
     n_inputs = dataset.train.X.shape[1]
     if dataset.train.y is None:
-        raise ConfigError(f"{dataset.name} has no labels to train on; pass a training CSV with a `label` column")
+        raise DataError(f"{dataset.name} has no labels to train on; pass a training CSV with a `label` column")
     n_classes = int(dataset.train.y.max()) + 1
     if config.sizes[0] != n_inputs:
         raise ConfigError(
@@ -73,19 +74,39 @@ def run(
     out_dir: str | os.PathLike | None = None,
     *,
     preset: str | None = None,
+    checkpoint_every: int = 0,
+    resume: Checkpoint | None = None,
     **callbacks,
 ) -> tuple[Network, dict[str, Any], Trainer]:
     """Train on ``dataset`` as ``config`` says; write the results to ``out_dir`` when given.
 
-    ``callbacks`` (``on_report``, ``on_step``, ``stop``) go to the ``Trainer``. Returns the trained network, the
-    summary and the trainer (whose ``history`` holds every report).
+    With ``checkpoint_every=N`` a checkpoint is written to ``out_dir`` every N epochs, and whenever training is
+    interrupted (``stop`` set); ``resume`` carries on from one. ``callbacks`` (``on_report``, ``on_step``,
+    ``stop``) go to the ``Trainer``. Returns the trained network, the summary and the trainer (whose ``history``
+    holds every report, and whose ``epoch`` says how far it got).
     """
     check_fits(config, dataset)
     out = None if out_dir is None else prepare_out_dir(out_dir)
     train, dev = dev_split(dataset.train.X, dataset.train.y, config.dev_size, np.random.default_rng([config.seed, 0]))
     network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype))
     trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)
+    if resume is not None:
+        resume.restore(trainer)
+
+    def write_checkpoint(trainer: Trainer) -> None:
+        save_checkpoint(out / CHECKPOINT_FILE, trainer, preset=preset, data=dataset.name)
+
+    def checkpoint_on_schedule(trainer: Trainer) -> None:
+        if trainer.epoch % checkpoint_every == 0:
+            write_checkpoint(trainer)
+
+    if out is not None and checkpoint_every:
+        trainer.on_epoch = checkpoint_on_schedule
     result = trainer.run()
+    if result.stopped == "interrupted":
+        if out is not None:
+            write_checkpoint(trainer)
+        return network, {"stopped": "interrupted", "epoch": trainer.epoch, "step": trainer.step}, trainer
 
     dev_loss, dev_accuracy = network.evaluate(dev.X, dev.y) if len(dev.X) else (None, None)
     test = dataset.test if dataset.test is not None and dataset.test.y is not None else None

@@ -8,6 +8,7 @@ through the callbacks, and a request to stop (Ctrl-C in the command line) throug
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import threading
 import time
@@ -77,6 +78,7 @@ class Trainer:
     y_dev: np.ndarray | None = None
     on_report: Callable[[Record], None] | None = None
     on_step: Callable[[int, int], None] | None = None  # (step within the epoch, steps per epoch)
+    on_epoch: Callable[[Trainer], None] | None = None  # after each completed epoch (checkpoints hook in here)
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
@@ -95,6 +97,8 @@ class Trainer:
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.epoch = 0  # completed epochs
         self.step = 0  # optimiser steps taken
+        self.step_in_epoch = 0  # steps taken in the epoch under way
+        self.order: np.ndarray | None = None  # the epoch's shuffled row order (None with full batches)
         self.history: list[Record] = []
         self.best: tuple[float, float, dict] | None = None  # (dev loss, epoch, weights)
         self.seconds = 0.0
@@ -105,16 +109,16 @@ class Trainer:
         config = self.config
         stopped = "finished"
         last_good = self.network.state_dict()
-        while self.epoch < config.epochs and stopped == "finished":
+        while self.epoch < config.epochs:
             start = time.perf_counter()
             try:
-                with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is caught and reported below
-                    interrupted = self._run_epoch()
+                with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is caught and reported
+                    finished = self._run_epoch()
             except DivergenceError:
                 self.network.load_state_dict(last_good)
                 raise
             self.seconds += time.perf_counter() - start
-            if interrupted:
+            if not finished:
                 stopped = "interrupted"
                 break
             if self.epoch % config.report_every == 0 or self.epoch == config.epochs:
@@ -125,21 +129,29 @@ class Trainer:
                 last_good = self.network.state_dict()
                 if self._should_stop_early():
                     stopped = "early-stopping"
-        if config.patience and self.best is not None:
+            if self.stop.is_set() and stopped == "finished" and self.epoch < config.epochs:
+                stopped = "interrupted"  # asked to stop on an epoch's last step: the epoch was finished first
+            if self.on_epoch is not None:
+                self.on_epoch(self)
+            if stopped != "finished":
+                break
+        if config.patience and self.best is not None and stopped != "interrupted":
             self.network.load_state_dict(self.best[2])
         best_epoch = None if self.best is None else self.best[1]
         return Result(self.history, best_epoch, stopped, self.seconds)
 
     def _run_epoch(self) -> bool:
-        """One pass over the training data; returns True if ``stop`` was set."""
+        """Take the epoch's remaining steps; returns False if ``stop`` was set before the epoch ended."""
         n = len(self.X)
         full_batch = self.batch_size == n
-        order = None if full_batch else self.rng.permutation(n)
-        for i in range(self.steps_per_epoch):
+        if self.step_in_epoch == 0 and not full_batch:  # a resumed run keeps the order it was interrupted in
+            self.order = self.rng.permutation(n)
+        while self.step_in_epoch < self.steps_per_epoch:
+            i = self.step_in_epoch
             if full_batch:  # every row every step: no shuffling and no copying needed
                 X_batch, y_batch = self.inputs, self.y
             else:
-                rows = order[i * self.batch_size : (i + 1) * self.batch_size]
+                rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
                 X_batch = gather_rows(self.inputs, rows, self.X_batch)  # self.inputs[rows], (batch, 784)
                 y_batch = gather_rows(self.y, rows, self.y_batch)  # self.y[rows], (batch,)
             loss, correct = self.network.train_step(X_batch, y_batch)
@@ -151,15 +163,52 @@ class Trainer:
             self.optimizer.learning_rate = self.learning_rate(self.epoch + i / self.steps_per_epoch)
             self.optimizer.step()
             self.step += 1
+            self.step_in_epoch += 1
             self._since_report[0] += loss * len(y_batch)
             self._since_report[1] += correct
             self._since_report[2] += len(y_batch)
             if self.on_step is not None:
-                self.on_step(i + 1, self.steps_per_epoch)
-            if self.stop.is_set():
-                return True
+                self.on_step(self.step_in_epoch, self.steps_per_epoch)
+            if self.stop.is_set() and self.step_in_epoch < self.steps_per_epoch:
+                return False
         self.epoch += 1
-        return False
+        self.step_in_epoch = 0
+        self.order = None
+        return True
+
+    # Everything a resumed run needs, as arrays (for safetensors) and JSON-ready values; nothing is pickled.
+    def state_dict(self) -> tuple[dict[str, np.ndarray], dict]:
+        arrays = {f"network/{k}": v for k, v in self.network.state_dict().items()}
+        arrays |= {f"optimizer/{k}": np.asarray(v) for k, v in self.optimizer.state_dict().items()}
+        if self.best is not None:
+            arrays |= {f"best/{k}": v for k, v in self.best[2].items()}
+        if self.order is not None:
+            arrays["order"] = self.order
+        values = {
+            "epoch": self.epoch,
+            "step": self.step,
+            "step_in_epoch": self.step_in_epoch,
+            "rng": self.rng.bit_generator.state,
+            "history": [dataclasses.asdict(r) for r in self.history],
+            "best": None if self.best is None else self.best[:2],
+            "seconds": self.seconds,
+            "since_report": self._since_report,
+        }
+        return arrays, values
+
+    def load_state_dict(self, arrays: dict[str, np.ndarray], values: dict) -> None:
+        def group(prefix: str) -> dict[str, np.ndarray]:
+            return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+
+        self.network.load_state_dict(group("network/"))
+        self.optimizer.load_state_dict(group("optimizer/"))
+        self.order = arrays.get("order")
+        self.epoch, self.step, self.step_in_epoch = values["epoch"], values["step"], values["step_in_epoch"]
+        self.rng.bit_generator.state = values["rng"]
+        self.history = [Record(**r) for r in values["history"]]
+        self.best = None if values["best"] is None else (*values["best"], group("best/"))
+        self.seconds = values["seconds"]
+        self._since_report = list(values["since_report"])
 
     def learning_rate(self, epoch: float) -> float:
         c = self.config
