@@ -621,6 +621,8 @@ def main(argv: list[str] | None = None) -> None:
         f"with {machine['blas_threads']} threads; {threads} cores; {machine['environment']}"
     )
 
+    if load_before > 0.3 * threads:
+        say(f"warning: the load average is {load_before:.2f} on {threads} cores; the timings will be noisy")
     say("peak: float32 2048x2048 matrix multiply")
     peaks = [median(matmul_peak(plan.peak_repeats))]
     peak_torch = None
