@@ -1,13 +1,16 @@
 """Each tuning trick in digitnet against the plain way of writing the same step, timed in turns (medians).
 
-    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/tricks.py          # about half a minute
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/tricks.py              # about half a minute
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/tricks.py --threads 1  # on a busy machine
 
 STYLE.md asks that a trick be proven by a benchmark: this is that proof, one line per trick, on real MNIST shapes.
-A trick that stops paying (a new NumPy, another BLAS) shows here as a ratio near or below 1.
+A trick that stops paying (a new NumPy, another BLAS) shows here as a ratio near or below 1. With ``--threads 1``
+the BLAS runs on one thread and the timings are CPU seconds, which a busy machine disturbs much less.
 """
 
 from __future__ import annotations
 
+import argparse
 import sys
 import time
 from collections.abc import Callable
@@ -16,12 +19,15 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # the digitnet next to this file
 
 import numpy as np
+from threadpoolctl import threadpool_limits
 
 from digitnet import Network, data
 from digitnet.losses import SoftmaxCrossEntropy, log_softmax
 from digitnet.network import pixels_to_inputs
 from digitnet.optim import Momentum
 from digitnet.train import gather_rows
+
+CLOCK = time.perf_counter
 
 
 def race(title: str, plain: Callable[[], object], trick: Callable[[], object], rounds: int = 30) -> None:
@@ -30,9 +36,9 @@ def race(title: str, plain: Callable[[], object], trick: Callable[[], object], r
     times: tuple[list[float], list[float]] = ([], [])
     for _ in range(rounds):
         for function, seconds in zip((plain, trick), times, strict=True):
-            start = time.perf_counter()
+            start = CLOCK()
             function()
-            seconds.append(time.perf_counter() - start)
+            seconds.append(CLOCK() - start)
     a, b = np.median(times[0]), np.median(times[1])
     print(f"{title:<62} {a * 1e3:9.3f} ms -> {b * 1e3:9.3f} ms   {a / b:5.2f}x", flush=True)
 
@@ -56,10 +62,19 @@ def loss_plain(Z: np.ndarray, y: np.ndarray) -> float:
 
 
 def main() -> None:
+    global CLOCK
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--threads", type=int, help="BLAS threads (default: OpenBLAS's own choice)")
+    args = parser.parse_args()
+    if args.threads is not None:
+        threadpool_limits(args.threads, user_api="blas")
+        if args.threads == 1:
+            CLOCK = time.thread_time
     dataset = data.load("mnist")
     pixels, labels = dataset.train.X, dataset.train.y
     rng = np.random.default_rng(0)
-    print(f"NumPy {np.__version__}; each line: plain -> trick, median of turns\n")
+    clock = "CPU" if CLOCK is time.thread_time else "wall-clock"
+    print(f"NumPy {np.__version__}; each line: plain -> trick, median of turns in {clock} seconds\n")
 
     # Optimiser: in place through a scratch array, against temporaries.
     network = Network([784, 800, 10], seed=0)
@@ -68,9 +83,20 @@ def main() -> None:
     velocities = [np.zeros_like(value) for value, _, _ in network.parameters()]
     optimizer = Momentum(network.parameters(), learning_rate=0.01, momentum=0.9, nesterov=True)
     race(
-        "Nesterov step, [784, 800, 10]: in place (optim.add_scaled)",
+        "Nesterov update, [784, 800, 10]: in place (optim.add_scaled)",
         lambda: momentum_plain(network.parameters(), velocities),
         optimizer.step,
+    )
+    inputs = pixels_to_inputs(pixels[:128])
+
+    def training_step(update: Callable[[], object]) -> None:
+        network.train_step(inputs, labels[:128])
+        update()
+
+    race(
+        "  the same inside a training step at batch 128",
+        lambda: training_step(lambda: momentum_plain(network.parameters(), velocities)),
+        lambda: training_step(optimizer.step),
     )
 
     # Full batch: column-major inputs (Trainer, layers.order_of) against row-major.
