@@ -93,3 +93,15 @@ def test_state_dict_round_trip():
 def test_bad_sizes_are_refused_with_a_message(sizes):
     with pytest.raises(ConfigError, match="two or more positive integers"):
         Network(sizes)
+
+
+def test_column_major_inputs_give_the_same_step_in_the_same_layout():
+    # The trainer keeps a full batch column-major (layers.order_of): the math must not notice.
+    rng = np.random.default_rng(0)
+    X, y = rng.random((9, 6)), rng.integers(0, 4, 9)
+    rows, columns = Network([6, 5, 4], seed=0, dtype=np.float64), Network([6, 5, 4], seed=0, dtype=np.float64)
+    assert rows.train_step(X, y) == pytest.approx(columns.train_step(np.asfortranarray(X), y))
+    for (_, row_grad, _), (_, column_grad, _) in zip(rows.parameters(), columns.parameters(), strict=True):
+        assert column_grad == pytest.approx(row_grad, rel=1e-12)
+    assert columns.forward(np.asfortranarray(X)).flags.f_contiguous
+    assert rows.forward(X).flags.c_contiguous

@@ -44,6 +44,19 @@ def test_momentum_two_steps(nesterov):
     assert W == pytest.approx(W1 - 0.1 * ((g + 0.9 * v2) if nesterov else v2))
 
 
+@pytest.mark.parametrize("nesterov", [False, True])
+def test_momentum_with_weight_decay(nesterov):
+    params = parameters()
+    W, dW = params[0][0], params[0][1]
+    W0, grad = W.copy(), dW.copy()
+    Momentum(params, learning_rate=0.1, momentum=0.9, nesterov=nesterov, weight_decay=0.5).step()
+    g = grad + 0.5 * W0  # weight decay joins the gradient of W (not of b)
+    v = g
+    assert W == pytest.approx(W0 - 0.1 * ((g + 0.9 * v) if nesterov else v))
+    assert dW == pytest.approx(grad)  # the gradient itself is left as it was
+    assert params[1][0] == pytest.approx([0.1 - 0.1 * (0.2 + 0.9 * 0.2) if nesterov else 0.1 - 0.1 * 0.2])
+
+
 def test_adam_two_steps():
     params = parameters()
     W, dW = params[0][0], params[0][1]
@@ -59,6 +72,16 @@ def test_adam_two_steps():
         expected = expected - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8)
         assert W == pytest.approx(expected)
     assert opt.t == 2
+
+
+def test_adam_with_weight_decay():
+    params = parameters()
+    W = params[0][0]
+    W0, grad = W.copy(), params[0][1].copy()
+    Adam(params, learning_rate=0.01, weight_decay=0.5).step()
+    g = grad + 0.5 * W0
+    m_hat, v_hat = 0.1 * g / 0.1, 0.001 * g**2 / 0.001
+    assert W == pytest.approx(W0 - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8))
 
 
 def test_optimiser_state_round_trip():

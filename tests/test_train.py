@@ -7,7 +7,7 @@ import pytest
 
 from digitnet import Network, TrainConfig
 from digitnet.errors import ConfigError, DivergenceError
-from digitnet.train import Trainer, train
+from digitnet.train import Trainer, gather_rows, train
 
 
 def blobs(n: int, seed: int = 0):
@@ -108,3 +108,17 @@ def test_stop_event_ends_training_after_the_current_step():
 def test_bad_configuration_is_refused(changes, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**changes)
+
+
+def test_batches_are_the_shuffled_rows_gathered_into_one_buffer():
+    source, buffer = np.arange(20.0).reshape(10, 2), np.empty((4, 2))
+    rows = np.array([7, 0, 3])  # a last batch, smaller than the buffer
+    batch = gather_rows(source, rows, buffer)
+    assert np.array_equal(batch, source[rows])
+    assert np.shares_memory(batch, buffer)
+
+
+def test_full_batch_inputs_are_column_major_and_mini_batch_inputs_row_major():
+    X, y = blobs(100)
+    assert Trainer(Network([16, 8, 3]), config(batch_size=0), X, y).inputs.flags.f_contiguous
+    assert Trainer(Network([16, 8, 3]), config(batch_size=32), X, y).inputs.flags.c_contiguous

@@ -36,10 +36,13 @@ class SoftmaxCrossEntropy:
         self.y: np.ndarray | None = None
 
     def forward(self, Z: np.ndarray, y: np.ndarray) -> float:
-        log_P = log_softmax(Z)  # (n, k)
-        rows = np.arange(len(y))
-        self.P, self.y = np.exp(log_P), y
-        return float(-log_P[rows, y].mean())
+        Z = Z - Z.max(axis=1, keepdims=True)  # (n, k), largest entry 0: exp() cannot overflow
+        P = np.exp(Z)  # (n, k), not yet normalised
+        total = P.sum(axis=1, keepdims=True)  # (n, 1)
+        P /= total  # softmax: each row sums to 1
+        self.P, self.y = P, y
+        # -log P[i, y_i] = log(total_i) - Z[i, y_i]: the log of a sum that is at least 1, never of an underflowed P.
+        return float(np.mean(np.log(total[:, 0]) - Z[np.arange(len(y)), y]))
 
     def backward(self) -> np.ndarray:
         n = len(self.y)

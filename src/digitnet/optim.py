@@ -3,6 +3,11 @@
 An optimiser holds the network's ``(value, gradient, decays)`` triples and, on ``step()``, updates every value in
 place from its gradient. Each class restates its update rule; ``g`` below is the gradient plus, for weights, the L2
 weight-decay term ``weight_decay * W`` (the gradient of ``weight_decay / 2 * sum(W**2)``). Biases do not decay.
+
+The updates work in place through one scratch array per parameter (``add_scaled``): written plainly,
+``W -= lr * (g + momentum * v)`` makes three temporary arrays the size of ``W`` on every step. Alone, the in-place
+Nesterov update of ``[784, 800, 10]`` takes about a fifth less time; inside a whole training step the difference is
+lost in the noise, but the step allocates nothing the size of the weights (``python benchmarks/tricks.py``).
 """
 
 from __future__ import annotations
@@ -21,22 +26,32 @@ class GradientDescent:
         self.parameters = parameters
         self.learning_rate = learning_rate
         self.weight_decay = weight_decay
+        self.scratch = [np.empty_like(value) for value, _, _ in parameters]  # one reused temporary per parameter
 
-    def gradient(self, value: np.ndarray, grad: np.ndarray, decays: bool) -> np.ndarray:
-        """``g = grad + weight_decay * value`` for weights, ``grad`` for biases."""
+    def gradient(self, value: np.ndarray, grad: np.ndarray, decays: bool, scratch: np.ndarray) -> np.ndarray:
+        """``g = grad + weight_decay * value`` for weights (made in ``scratch``), ``grad`` itself for biases."""
         if decays and self.weight_decay:
-            return grad + self.weight_decay * value
+            np.multiply(value, self.weight_decay, out=scratch)
+            scratch += grad
+            return scratch
         return grad
 
     def step(self) -> None:
-        for value, grad, decays in self.parameters:
-            value -= self.learning_rate * self.gradient(value, grad, decays)
+        for (value, grad, decays), scratch in zip(self.parameters, self.scratch, strict=True):
+            g = self.gradient(value, grad, decays, scratch)
+            add_scaled(value, -self.learning_rate, g, scratch)  # W -= learning_rate * g
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         pass
+
+
+def add_scaled(target: np.ndarray, scale: float, x: np.ndarray, scratch: np.ndarray) -> None:
+    """``target += scale * x`` in place, making ``scale * x`` in ``scratch`` (which may be ``x``) instead of anew."""
+    np.multiply(x, scale, out=scratch)
+    target += scratch
 
 
 class Momentum(GradientDescent):
@@ -61,14 +76,16 @@ class Momentum(GradientDescent):
         self.velocities = [np.zeros_like(value) for value, _, _ in parameters]
 
     def step(self) -> None:
-        for (value, grad, decays), v in zip(self.parameters, self.velocities, strict=True):
-            g = self.gradient(value, grad, decays)
-            v *= self.momentum
+        lr, momentum = self.learning_rate, self.momentum
+        for (value, grad, decays), v, scratch in zip(self.parameters, self.velocities, self.scratch, strict=True):
+            g = self.gradient(value, grad, decays, scratch)
+            v *= momentum
             v += g  # v = momentum * v + g
-            if self.nesterov:
-                value -= self.learning_rate * (g + self.momentum * v)
+            if self.nesterov:  # W -= lr * (g + momentum * v), as two in-place steps
+                add_scaled(value, -lr, g, scratch)
+                add_scaled(value, -lr * momentum, v, scratch)
             else:
-                value -= self.learning_rate * v
+                add_scaled(value, -lr, v, scratch)  # W -= lr * v
 
     def state_dict(self) -> dict[str, np.ndarray]:
         return {f"velocity{i}": v for i, v in enumerate(self.velocities)}
@@ -102,18 +119,26 @@ class Adam(GradientDescent):
         self.t = 0
         self.m = [np.zeros_like(value) for value, _, _ in parameters]
         self.v = [np.zeros_like(value) for value, _, _ in parameters]
+        self.decayed = [np.empty_like(value) for value, _, _ in parameters]  # g with weight decay; scratch is busy
 
     def step(self) -> None:
         self.t += 1
-        for (value, grad, decays), m, v in zip(self.parameters, self.m, self.v, strict=True):
-            g = self.gradient(value, grad, decays)
-            m *= self.beta1
-            m += (1 - self.beta1) * g
-            v *= self.beta2
-            v += (1 - self.beta2) * (g * g)
-            m_hat = m / (1 - self.beta1**self.t)
-            v_hat = v / (1 - self.beta2**self.t)
-            value -= self.learning_rate * m_hat / (np.sqrt(v_hat) + self.eps)
+        beta1, beta2 = self.beta1, self.beta2
+        buffers = zip(self.m, self.v, self.decayed, self.scratch, strict=True)
+        for (value, grad, decays), (m, v, decayed, scratch) in zip(self.parameters, buffers, strict=True):
+            g = self.gradient(value, grad, decays, decayed)
+            m *= beta1
+            add_scaled(m, 1 - beta1, g, scratch)  # m = beta1 * m + (1 - beta1) * g
+            v *= beta2
+            np.multiply(g, g, out=scratch)  # g**2
+            add_scaled(v, 1 - beta2, scratch, scratch)  # v = beta2 * v + (1 - beta2) * g**2
+            # W -= learning_rate * m_hat / (sqrt(v_hat) + eps), with m_hat = m / (1 - beta1**t) and
+            # v_hat = v / (1 - beta2**t); made in scratch one operation at a time.
+            denominator = np.divide(v, 1 - beta2**self.t, out=scratch)  # v_hat
+            np.sqrt(denominator, out=denominator)
+            denominator += self.eps
+            step = np.divide(m, denominator, out=scratch)  # m / (sqrt(v_hat) + eps)
+            add_scaled(value, -self.learning_rate / (1 - beta1**self.t), step, scratch)
 
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {"t": np.array(self.t)}

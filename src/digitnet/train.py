@@ -54,6 +54,14 @@ def make_optimizer(config: TrainConfig, network: Network) -> GradientDescent:
     return Adam(parameters, config.learning_rate, weight_decay=config.weight_decay)
 
 
+def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.ndarray:
+    """``source[rows]``, copied into the first ``len(rows)`` rows of a reused ``buffer`` instead of a new array.
+
+    ``np.take`` writes straight into ``out`` in ``mode="clip"``; its default mode copies through a temporary first.
+    """
+    return np.take(source, rows, axis=0, out=buffer[: len(rows)], mode="clip")
+
+
 @dataclass
 class Trainer:
     """Trains ``network`` on uint8 pixels ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
@@ -75,13 +83,17 @@ class Trainer:
 
     def __post_init__(self):
         dtype = self.network.dtype
-        # Convert the pixels once; batches are then gathered straight from these rows.
-        self.inputs = pixels_to_inputs(self.X, dtype)  # (n, 784), row-major
+        # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
+        # batch is used whole and kept column-major, where its thin products run faster (see layers.order_of).
+        full_batch = self.config.batch_size == 0 or self.config.batch_size >= len(self.X)
+        self.inputs = pixels_to_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
         self.dev_inputs = None if self.X_dev is None else pixels_to_inputs(self.X_dev, dtype)
         self.optimizer = make_optimizer(self.config, self.network)
         self.rng = np.random.default_rng([self.config.seed, 1])  # shuffling; independent of init and dev split
         n = len(self.X)
         self.batch_size = n if self.config.batch_size == 0 else min(self.config.batch_size, n)
+        self.X_batch = np.empty((0 if full_batch else self.batch_size, self.inputs.shape[1]), dtype)  # reused
+        self.y_batch = np.empty(0 if full_batch else self.batch_size, self.y.dtype)
         self.steps_per_epoch = math.ceil(n / self.batch_size)
         self.epoch = 0  # completed epochs
         self.step = 0  # optimiser steps taken
@@ -140,7 +152,8 @@ class Trainer:
                 X_batch, y_batch = self.inputs, self.y
             else:
                 rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
-                X_batch, y_batch = self.inputs[rows], self.y[rows]  # (batch, 784), (batch,)
+                X_batch = gather_rows(self.inputs, rows, self.X_batch)  # self.inputs[rows], (batch, 784)
+                y_batch = gather_rows(self.y, rows, self.y_batch)  # self.y[rows], (batch,)
             loss, correct = self.network.train_step(X_batch, y_batch)
             if not math.isfinite(loss):
                 raise DivergenceError(
