@@ -103,8 +103,28 @@ def test_stop_event_ends_training_after_the_current_step():
         ({"schedule": "linear"}, "schedule 'linear' is not one of constant, step, cosine"),
         ({"momentum": 1.5}, r"momentum must be in \[0, 1\)"),
         ({"sizes": (784,)}, "sizes"),
+        ({"dropout": 1.0}, r"dropout must be at least 0 and below 1, got 1.0"),
+        ({"label_smoothing": -0.1}, r"label_smoothing must be at least 0 and below 1, got -0.1"),
+        ({"rotate": -5.0}, "rotate must be 0 or more, got -5.0"),
+        ({"scale": 1.5}, "scale must be below 1"),
+        ({"elastic_sigma": 0.0}, "elastic_sigma must be greater than 0, got 0.0"),
+        ({"max_norm": -1.0}, "max_norm must be 0 or more"),
     ],
 )
 def test_bad_configuration_is_refused(changes, message):
     with pytest.raises(ConfigError, match=message):
         TrainConfig(**changes)
+
+
+def test_a_network_without_the_configured_dropout_is_refused():
+    X, y = blobs(100)
+    with pytest.raises(ConfigError, match=r"the network has dropout 0\.0 but the configuration asks for 0\.5"):
+        Trainer(Network([16, 8, 3]), config(dropout=0.5), X, y)
+
+
+def test_max_norm_holds_after_every_step():
+    X, y = blobs(300)
+    network = Network([16, 8, 3], seed=0)
+    train(network, X, y, config(learning_rate=0.5, max_norm=0.5))
+    for layer in network.dense_layers:
+        assert np.linalg.norm(layer.W, axis=0).max() <= 0.5 + 1e-6

@@ -88,7 +88,7 @@ def run(
     check_fits(config, dataset)
     out = None if out_dir is None else prepare_out_dir(out_dir)
     train, dev = dev_split(dataset.train.X, dataset.train.y, config.dev_size, np.random.default_rng([config.seed, 0]))
-    network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype))
+    network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
     trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)
     if resume is not None:
         resume.restore(trainer)

@@ -1,7 +1,8 @@
 """Model files: the weights in safetensors, everything needed to use them in its metadata.
 
 A model file is never a pickle: safetensors holds raw arrays and a JSON header, so loading one runs no code.
-The metadata names the architecture (``sizes``), how pixels are prepared, the class labels, the file format's
+The metadata names the architecture (``sizes``, and ``dropout``, which changes nothing at inference but says how the
+network was built), how pixels are prepared, the class labels, the file format's
 version and the training summary. Loading checks the tensors against that metadata before building a network.
 """
 
@@ -36,6 +37,7 @@ def save_model(network: Network, path: str | os.PathLike, summary: dict[str, Any
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "sizes": json.dumps(list(network.sizes)),
+        "dropout": json.dumps(network.dropout),
         "activation": "relu",
         "output": "softmax",
         "preprocessing": json.dumps(PREPROCESSING),
@@ -73,6 +75,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} uses model format version {version}, newer than this digitnet reads ({FORMAT_VERSION}); "
             "upgrade digitnet"
         )
+    try:
+        meta["dropout"] = json.loads(raw.get("dropout", "0.0"))  # files from before dropout have none
+    except ValueError as error:
+        raise ModelFileError(f"{path} has damaged metadata ({_first_line(error)}); train a new model") from None
     meta["format_version"] = version
     return meta
 
@@ -106,7 +112,10 @@ def load_model(path: str | os.PathLike) -> tuple[Network, dict[str, Any]]:
             )
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values")
-    network = Network(sizes, dtype=tensors["dense0.W"].dtype)
+    dropout = meta["dropout"]
+    if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+        raise ModelFileError(f"{path} names an impossible dropout rate, {dropout!r}")
+    network = Network(sizes, dtype=tensors["dense0.W"].dtype, dropout=dropout)
     network.load_state_dict(tensors)
     return network, meta
 

@@ -29,9 +29,15 @@ class SoftmaxCrossEntropy:
 
     ``forward(Z, y)`` returns the loss and keeps ``P``; ``backward()`` returns ``dZ = (P - Y) / n``.
     Labels stay integers: subtracting 1 at ``P[i, y_i]`` is what ``P - Y`` does, without building ``Y``.
+
+    With ``label_smoothing = eps`` (Szegedy et al. 2016) the target is no longer one-hot but
+    ``Q = (1 - eps) * Y + eps / k``: the true class gets ``1 - eps`` plus an equal share ``eps / k`` with every other
+    class. The loss becomes ``-mean(sum(Q * log P))`` and its gradient ``dZ = (P - Q) / n``; the network is
+    discouraged from pushing its logits to extremes to be ever more sure.
     """
 
-    def __init__(self):
+    def __init__(self, label_smoothing: float = 0.0):
+        self.label_smoothing = label_smoothing
         self.P: np.ndarray | None = None
         self.y: np.ndarray | None = None
 
@@ -39,12 +45,19 @@ class SoftmaxCrossEntropy:
         log_P = log_softmax(Z)  # (n, k)
         rows = np.arange(len(y))
         self.P, self.y = np.exp(log_P), y
-        return float(-log_P[rows, y].mean())
+        eps = self.label_smoothing
+        loss = -log_P[rows, y].mean()  # cross-entropy against Y
+        if eps:
+            loss = (1 - eps) * loss - eps * log_P.mean(axis=1).mean()  # against Q: the eps / k share of each class
+        return float(loss)
 
     def backward(self) -> np.ndarray:
-        n = len(self.y)
+        n, k = self.P.shape
+        eps = self.label_smoothing
         dZ = self.P  # reused in place: P is not needed after this
-        dZ[np.arange(n), self.y] -= 1  # P - Y, without a one-hot Y
+        if eps:
+            dZ -= eps / k  # P - Q, the share every class gets ...
+        dZ[np.arange(n), self.y] -= 1 - eps  # ... and the true class's part; with eps = 0 simply P - Y
         dZ /= n  # the loss is a mean over the batch
         self.P = None
         return dZ
