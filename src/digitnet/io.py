@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -29,8 +30,13 @@ PREPROCESSING = {
 }
 
 
-def save_model(network: Network, path: str | os.PathLike, summary: dict[str, Any] | None = None) -> None:
-    """Write ``network`` to ``path`` (atomically) with its architecture and ``summary`` as metadata."""
+def save_model(
+    network: Network,
+    path: str | os.PathLike,
+    summary: dict[str, Any] | None = None,
+    classes: Sequence[str] = CLASSES,
+) -> None:
+    """Write ``network`` to ``path`` (atomically) with its architecture, class names and ``summary`` as metadata."""
     from safetensors.numpy import save_file
 
     metadata = {
@@ -41,7 +47,7 @@ def save_model(network: Network, path: str | os.PathLike, summary: dict[str, Any
         "activation": "relu",
         "output": "softmax",
         "preprocessing": json.dumps(PREPROCESSING),
-        "classes": json.dumps(list(CLASSES)),
+        "classes": json.dumps(list(classes)),
         "summary": json.dumps(summary or {}),
     }
     with atomic_path(path) as tmp:
