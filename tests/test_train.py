@@ -5,7 +5,8 @@ import threading
 import numpy as np
 import pytest
 
-from digitnet import Network, TrainConfig
+from digitnet import PRESETS, Network, TrainConfig, experiment
+from digitnet.data import load
 from digitnet.errors import ConfigError, DivergenceError
 from digitnet.train import Trainer, train
 
@@ -128,3 +129,13 @@ def test_max_norm_holds_after_every_step():
     train(network, X, y, config(learning_rate=0.5, max_norm=0.5))
     for layer in network.dense_layers:
         assert np.linalg.norm(layer.W, axis=0).max() <= 0.5 + 1e-6
+
+
+def test_a_short_run_of_best_on_real_digits_beats_the_same_run_without_augmentation():
+    # The best recipe, narrowed to 256 units and cut to 15 epochs so that it runs in seconds, on 2500 real digits.
+    sample = load("sample")
+    short = PRESETS["best"].replace(sizes=(784, 256, 256, 10), epochs=15, dev_size=500, seed=0)
+    plain = short.replace(rotate=0.0, scale=0.0, shear=0.0, shift=0.0, elastic_alpha=0.0)
+    _, augmented, _ = experiment.run(short, sample)
+    _, unaugmented, _ = experiment.run(plain, sample)
+    assert augmented["test_accuracy"] > unaugmented["test_accuracy"] + 0.02  # about 0.95 against 0.91
