@@ -2,8 +2,8 @@
 
 A model file is never a pickle: safetensors holds raw arrays and a JSON header, so loading one runs no code.
 The metadata names the architecture (``sizes``, and ``dropout``, which changes nothing at inference but says how the
-network was built), how pixels are prepared, the class labels, the file format's
-version and the training summary. Loading checks the tensors against that metadata before building a network.
+network was built), how pixels are prepared, the class labels, the file format's version and the training summary.
+Loading checks the tensors against that metadata before building a network.
 """
 
 from __future__ import annotations
