@@ -19,7 +19,17 @@ import numpy as np
 import pytest
 
 from digitnet import data
-from digitnet.data import Dataset, Split, cache_dir, dev_split, fetch_mnist, load, read_csv, read_idx
+from digitnet.data import (
+    Dataset,
+    Split,
+    cache_dir,
+    dev_split,
+    fetch_fashion_mnist,
+    fetch_mnist,
+    load,
+    read_csv,
+    read_idx,
+)
 from digitnet.errors import ConfigError, DataError
 
 KAGGLE_HEADER = "label," + ",".join(f"pixel{i}" for i in range(784))
@@ -427,6 +437,61 @@ def test_a_cache_that_fails_its_check_is_fetched_again(tmp_path, mirror, offline
     )
     assert len(requests) == 4
     assert_same(cached_splits(path)["train"], fake_mnist["train"])
+
+
+# ------------------------------------------------------------------------------------------ Fashion-MNIST
+def test_fashion_mnist_comes_from_a_mirror_and_is_cached_under_its_own_name(
+    tmp_path, mirror, refused_url, fake_mnist, fake_sha256
+):
+    url, requests = mirror  # Fashion-MNIST's mirrors serve files named exactly as MNIST's
+    path = fetch_fashion_mnist(
+        tmp_path / "cache", mirrors=[refused_url, url + "mnist/"], folders=[], expected_sha256=fake_sha256, timeout=2
+    )
+    assert path == tmp_path / "cache" / "fashion-mnist.npz"
+    assert len(requests) == 4
+    for name, split in cached_splits(path).items():
+        assert_same(split, fake_mnist[name])
+
+
+@pytest.mark.parametrize("gz", [True, False])
+def test_fashion_mnist_falls_back_to_the_debian_package_folder(tmp_path, refused_url, fake_mnist, fake_sha256, gz):
+    folder = tmp_path / "usr/share/datasets/fashion-mnist"
+    folder.mkdir(parents=True)
+    write_idx_pair(folder, "train", fake_mnist["train"], gz=gz)
+    write_idx_pair(folder, "t10k", fake_mnist["test"], gz=gz)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    path = fetch_fashion_mnist(
+        tmp_path / "cache", mirrors=[refused_url], folders=[empty, folder], expected_sha256=fake_sha256, timeout=2
+    )
+    for name, split in cached_splits(path).items():
+        assert_same(split, fake_mnist[name])
+
+
+def test_fashion_mnist_from_nowhere_names_every_source_tried(tmp_path, refused_url, fake_mnist):
+    folder = tmp_path / "other"
+    folder.mkdir()
+    write_idx_pair(folder, "train", fake_mnist["train"])
+    write_idx_pair(folder, "t10k", fake_mnist["test"])
+    with pytest.raises(DataError) as error:
+        fetch_fashion_mnist(tmp_path / "cache", mirrors=[refused_url], folders=[tmp_path / "none", folder], timeout=2)
+    message = str(error.value)
+    assert message.startswith("could not get Fashion-MNIST from any source: ")
+    assert refused_url in message
+    assert f"{tmp_path / 'none'} (no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] there)" in message
+    assert f"{folder} (the train split fails its SHA-256 check, so it is not the official Fashion-MNIST)" in message
+    assert list((tmp_path / "cache").iterdir()) == []
+
+
+def test_fashion_mnist_source_loads_the_arrays_fetch_cached(tmp_path, monkeypatch, fake_mnist):
+    cached = tmp_path / "fashion-mnist.npz"
+    np.savez(cached, **{f"{k}_{s}": getattr(fake_mnist[s], k) for s in ("train", "test") for k in ("X", "y")})
+    monkeypatch.setattr(data, "fetch_fashion_mnist", lambda directory, progress: cached)
+    dataset = load("fashion-mnist")
+    assert dataset.name == "fashion-mnist"
+    assert_same(dataset.train, fake_mnist["train"])
+    assert_same(dataset.test, fake_mnist["test"])
+    assert len(data.FASHION_CLASSES) == 10
 
 
 def test_cache_dir_prefers_digitnet_cache_then_xdg_then_home(tmp_path, monkeypatch):

@@ -7,7 +7,7 @@ gradient with it for every layer, the loss and whole networks of several depths.
 import numpy as np
 import pytest
 
-from digitnet.layers import Dense, ReLU
+from digitnet.layers import Dense, Dropout, ReLU
 from digitnet.losses import SoftmaxCrossEntropy
 from digitnet.network import Network
 
@@ -101,6 +101,55 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
     assert loss == pytest.approx(800.0 / 2)  # first row is certain and right, second is 800 nats wrong
 
 
+def test_dropout_gradient(rng):
+    X = rng.standard_normal((6, 8))
+    R = rng.standard_normal((6, 8))
+    dropout = Dropout(0.4, rng=np.random.default_rng(0))
+
+    def loss():
+        dropout.rng = np.random.default_rng(3)  # the same mask every call: dropout is a fixed mask times 1/0.6
+        return float(np.sum(dropout.forward(X.copy(), training=True) * R))
+
+    loss()
+    dX = dropout.backward(R.copy())
+    assert relative_error(dX, numerical_gradient(loss, X)) < TOLERANCE
+    assert np.any(dX == 0) and np.any(dX != 0)  # some units were dropped, some kept
+
+
+def test_dropout_keeps_the_expected_value_in_training_and_is_the_identity_at_inference(rng):
+    dropout = Dropout(0.25, rng=np.random.default_rng(0))
+    X = np.ones((1000, 100), dtype=np.float32)
+    assert np.array_equal(dropout.forward(X.copy()), X)  # inference: the identity
+    A = dropout.forward(X.copy(), training=True)
+    assert A.dtype == np.float32
+    assert set(np.unique(A)) == {0.0, np.float32(1 / 0.75)}  # dropped, or kept and scaled up by 1 / (1 - rate)
+    assert np.mean(A == 0) == pytest.approx(0.25, abs=0.01)
+    assert A.mean() == pytest.approx(1.0, abs=0.01)  # inverted dropout: the expected activation is unchanged
+
+
+@pytest.mark.parametrize("label_smoothing", [0.1, 0.3])
+def test_label_smoothing_gradient(label_smoothing, rng):
+    Z = rng.standard_normal((5, 10)) * 3
+    y = rng.integers(0, 10, 5)
+    loss_fn = SoftmaxCrossEntropy(label_smoothing)
+
+    def loss():
+        return loss_fn.forward(Z, y)
+
+    loss()
+    dZ = loss_fn.backward()
+    assert relative_error(dZ, numerical_gradient(loss, Z)) < TOLERANCE
+
+
+def test_label_smoothing_loss_is_cross_entropy_against_the_smoothed_target(rng):
+    Z = rng.standard_normal((4, 10))
+    y = np.array([0, 3, 9, 3])
+    Q = np.full((4, 10), 0.1 / 10)
+    Q[np.arange(4), y] += 0.9
+    log_P = Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+    assert SoftmaxCrossEntropy(0.1).forward(Z, y) == pytest.approx(-np.mean(np.sum(Q * log_P, axis=1)))
+
+
 @pytest.mark.parametrize("sizes", [[6, 4], [6, 5, 4], [6, 7, 5, 4], [6, 3, 3, 3, 4]])
 def test_whole_network_gradients(sizes, rng):
     network = Network(sizes, seed=1, dtype=np.float64)
@@ -113,6 +162,23 @@ def test_whole_network_gradients(sizes, rng):
         return network.loss.forward(network.forward(X.copy()), y)
 
     network.train_step(X.copy(), y)
+    analytic = [grad.copy() for _, grad, _ in network.parameters()]
+    for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
+        assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE
+
+
+def test_whole_network_gradients_with_dropout(rng):
+    network = Network([6, 7, 5, 4], seed=1, dtype=np.float64, dropout=0.3)
+    X = rng.standard_normal((7, 6))
+    y = rng.integers(0, 4, 7)
+
+    def loss():
+        network.rng.bit_generator.state = start  # the same masks every call
+        return network.loss.forward(network.forward(X.copy(), training=True), y)
+
+    start = network.rng.bit_generator.state
+    loss()
+    network.backward(network.loss.backward())
     analytic = [grad.copy() for _, grad, _ in network.parameters()]
     for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
         assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE

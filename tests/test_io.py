@@ -54,6 +54,17 @@ class Boom:
         return (open, (str(self.marker), "w"))
 
 
+def test_dropout_is_recorded_and_comes_back(tmp_path):
+    path = tmp_path / "model.safetensors"
+    trained = Network([784, 16, 10], seed=3, dropout=0.25)
+    save_model(trained, path)
+    network, meta = load_model(path)
+    assert meta["dropout"] == 0.25
+    assert network.dropout == 0.25
+    X = np.random.default_rng(0).random((5, 784))
+    assert np.array_equal(network.predict_proba(X), trained.predict_proba(X))  # dropout is off at inference
+
+
 def test_a_hostile_pickle_is_refused_and_never_run(tmp_path):
     marker = tmp_path / "pwned"
     path = tmp_path / "model.safetensors"

@@ -5,7 +5,7 @@ import math
 import numpy as np
 import pytest
 
-from digitnet.optim import Adam, GradientDescent, Momentum, scheduled_learning_rate
+from digitnet.optim import Adam, GradientDescent, Momentum, clip_max_norm, scheduled_learning_rate
 
 
 def parameters():
@@ -105,3 +105,19 @@ def test_schedules():
     assert scheduled_learning_rate(0.1, "cosine", 5, 10) == pytest.approx(0.05)
     assert scheduled_learning_rate(0.1, "cosine", 2.5, 10) == pytest.approx(0.05 * (1 + math.cos(math.pi / 4)))
     assert scheduled_learning_rate(0.1, "cosine", 10, 10) == pytest.approx(0.0)
+
+
+def test_warmup_rises_linearly_then_follows_the_schedule():
+    assert scheduled_learning_rate(0.1, "cosine", 0, 10, warmup_epochs=2) == 0.0
+    assert scheduled_learning_rate(0.1, "constant", 0.5, 10, warmup_epochs=2) == pytest.approx(0.025)
+    assert scheduled_learning_rate(0.1, "cosine", 1, 10, warmup_epochs=2) == pytest.approx(
+        0.5 * 0.05 * (1 + math.cos(math.pi / 10))
+    )
+    assert scheduled_learning_rate(0.1, "cosine", 5, 10, warmup_epochs=2) == pytest.approx(0.05)  # warm-up over
+
+
+def test_max_norm_shrinks_long_columns_only():
+    W = np.array([[3.0, 0.3], [4.0, 0.4]])  # columns of length 5 and 0.5
+    clip_max_norm(W, 2.0)
+    assert W[:, 0] == pytest.approx([1.2, 1.6])  # (3, 4) scaled to length 2, direction kept
+    assert W[:, 1] == pytest.approx([0.3, 0.4])  # already shorter than 2: untouched

@@ -24,6 +24,10 @@ from digitnet.io import load_model
 
 SRC = Path(__file__).resolve().parents[1] / "src"
 CONFIG = TrainConfig(sizes=(784, 32, 10), epochs=4, batch_size=100, learning_rate=0.05, dev_size=500, seed=5)
+# Everything random switched on: dropout masks and distortions must come out the same after a resume.
+REGULARISED = CONFIG.replace(
+    sizes=(784, 32, 16, 10), dropout=0.2, rotate=10.0, scale=0.1, shear=5.0, shift=1.5, elastic_alpha=20.0, max_norm=3.0
+)
 ARGS = [  # CONFIG as command-line options, less --epochs
     "--data",
     "sample",
@@ -47,8 +51,11 @@ def sample():
 
 @pytest.fixture(scope="module")
 def uninterrupted(sample):
-    network, _summary, trainer = experiment.run(CONFIG, sample)
-    return network.state_dict(), trainer.history
+    runs = {}
+    for name, config in (("plain", CONFIG), ("regularised", REGULARISED)):
+        network, _summary, trainer = experiment.run(config, sample)
+        runs[name] = network.state_dict(), trainer.history
+    return runs
 
 
 def assert_same_weights(a: dict, b: dict) -> None:
@@ -57,8 +64,12 @@ def assert_same_weights(a: dict, b: dict) -> None:
         assert np.array_equal(a[name], b[name]), name
 
 
-@pytest.mark.parametrize("stop_after_steps", [1, 20, 25, 61])  # 25 steps per epoch: mid-epoch and on its end
-def test_stop_and_resume_reaches_the_same_weights(stop_after_steps, sample, uninterrupted, tmp_path):
+@pytest.mark.parametrize(
+    "name, stop_after_steps",  # 25 steps per epoch: mid-epoch and on its end
+    [("plain", 1), ("plain", 20), ("plain", 25), ("plain", 61), ("regularised", 20), ("regularised", 50)],
+)
+def test_stop_and_resume_reaches_the_same_weights(name, stop_after_steps, sample, uninterrupted, tmp_path):
+    config = {"plain": CONFIG, "regularised": REGULARISED}[name]
     stop, steps = threading.Event(), []
 
     def on_step(step, steps_per_epoch):
@@ -66,14 +77,14 @@ def test_stop_and_resume_reaches_the_same_weights(stop_after_steps, sample, unin
         if len(steps) == stop_after_steps:
             stop.set()
 
-    _, summary, _ = experiment.run(CONFIG, sample, tmp_path, on_step=on_step, stop=stop)
+    _, summary, _ = experiment.run(config, sample, tmp_path, on_step=on_step, stop=stop)
     assert summary == {"stopped": "interrupted", "epoch": stop_after_steps // 25, "step": stop_after_steps}
     checkpoint = load_checkpoint(tmp_path / CHECKPOINT_FILE)
-    assert checkpoint.config == CONFIG
+    assert checkpoint.config == config
 
-    network, summary, trainer = experiment.run(CONFIG, sample, tmp_path, resume=checkpoint)
+    network, summary, trainer = experiment.run(config, sample, tmp_path, resume=checkpoint)
     assert summary["stopped"] == "finished"
-    weights, history = uninterrupted
+    weights, history = uninterrupted[name]
     assert_same_weights(network.state_dict(), weights)
     assert [(r.epoch, r.train_loss, r.dev_loss) for r in trainer.history] == [
         (r.epoch, r.train_loss, r.dev_loss) for r in history

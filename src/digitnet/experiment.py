@@ -24,10 +24,10 @@ import numpy as np
 
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Dataset, dev_split
+from .data import FASHION_CLASSES, Dataset, dev_split
 from .errors import ConfigError, DataError
 from .files import write_text
-from .io import save_model
+from .io import CLASSES, save_model
 from .network import Network
 from .train import Trainer
 
@@ -88,7 +88,7 @@ def run(
     check_fits(config, dataset)
     out = None if out_dir is None else prepare_out_dir(out_dir)
     train, dev = dev_split(dataset.train.X, dataset.train.y, config.dev_size, np.random.default_rng([config.seed, 0]))
-    network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype))
+    network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
     trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)
     if resume is not None:
         resume.restore(trainer)
@@ -131,7 +131,8 @@ def run(
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.machine()},
     }
     if out is not None:
-        save_model(network, out / "model.safetensors", summary)
+        classes = FASHION_CLASSES if dataset.name == "fashion-mnist" else CLASSES
+        save_model(network, out / "model.safetensors", summary, classes)
         write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         lines = [json.dumps(dataclasses.asdict(record)) for record in result.history]
         write_text(out / "history.jsonl", "".join(line + "\n" for line in lines))

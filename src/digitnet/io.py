@@ -1,14 +1,16 @@
 """Model files: the weights in safetensors, everything needed to use them in its metadata.
 
 A model file is never a pickle: safetensors holds raw arrays and a JSON header, so loading one runs no code.
-The metadata names the architecture (``sizes``), how pixels are prepared, the class labels, the file format's
-version and the training summary. Loading checks the tensors against that metadata before building a network.
+The metadata names the architecture (``sizes``, and ``dropout``, which changes nothing at inference but says how the
+network was built), how pixels are prepared, the class labels, the file format's version and the training summary.
+Loading checks the tensors against that metadata before building a network.
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Sequence
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -28,18 +30,24 @@ PREPROCESSING = {
 }
 
 
-def save_model(network: Network, path: str | os.PathLike, summary: dict[str, Any] | None = None) -> None:
-    """Write ``network`` to ``path`` (atomically) with its architecture and ``summary`` as metadata."""
+def save_model(
+    network: Network,
+    path: str | os.PathLike,
+    summary: dict[str, Any] | None = None,
+    classes: Sequence[str] = CLASSES,
+) -> None:
+    """Write ``network`` to ``path`` (atomically) with its architecture, class names and ``summary`` as metadata."""
     from safetensors.numpy import save_file
 
     metadata = {
         "format": FORMAT,
         "format_version": str(FORMAT_VERSION),
         "sizes": json.dumps(list(network.sizes)),
+        "dropout": json.dumps(network.dropout),
         "activation": "relu",
         "output": "softmax",
         "preprocessing": json.dumps(PREPROCESSING),
-        "classes": json.dumps(list(CLASSES)),
+        "classes": json.dumps(list(classes)),
         "summary": json.dumps(summary or {}),
     }
     with atomic_path(path) as tmp:
@@ -73,6 +81,10 @@ def read_metadata(path: str | os.PathLike) -> dict[str, Any]:
             f"{path} uses model format version {version}, newer than this digitnet reads ({FORMAT_VERSION}); "
             "upgrade digitnet"
         )
+    try:
+        meta["dropout"] = json.loads(raw.get("dropout", "0.0"))  # files from before dropout have none
+    except ValueError as error:
+        raise ModelFileError(f"{path} has damaged metadata ({_first_line(error)}); train a new model") from None
     meta["format_version"] = version
     return meta
 
@@ -106,7 +118,10 @@ def load_model(path: str | os.PathLike) -> tuple[Network, dict[str, Any]]:
             )
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values")
-    network = Network(sizes, dtype=tensors["dense0.W"].dtype)
+    dropout = meta["dropout"]
+    if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+        raise ModelFileError(f"{path} names an impossible dropout rate, {dropout!r}")
+    network = Network(sizes, dtype=tensors["dense0.W"].dtype, dropout=dropout)
     network.load_state_dict(tensors)
     return network, meta
 

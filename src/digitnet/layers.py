@@ -85,3 +85,38 @@ class ReLU:
 
     def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
         return iter(())
+
+
+class Dropout:
+    """Inverted dropout (Srivastava et al. 2014): in training, each unit is kept with probability ``1 - rate``.
+
+    Forward in training, with a fresh random mask ``M`` of 0s and 1s each call: ``A = X * M / (1 - rate)``.
+    Dividing by the keep probability keeps each unit's expected value, so at inference the layer is the identity
+    (no rescaling of the weights, unlike the original paper). Backward uses the same mask: ``dX = dA * M / (1 - rate)``.
+
+    The masks come from ``rng``, which the network shares between its dropout layers and a trainer saves in its
+    checkpoints, so a resumed run draws the same masks.
+    """
+
+    def __init__(self, rate: float, *, rng: np.random.Generator):
+        self.rate = rate
+        self.rng = rng
+        self.scaled_mask: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        if not training or self.rate == 0:
+            self.scaled_mask = None
+            return X
+        keep = self.rng.random(X.shape, dtype=np.float32) >= self.rate  # (n, width): True with probability 1 - rate
+        self.scaled_mask = keep * X.dtype.type(1.0 / (1.0 - self.rate))  # (n, width): M / (1 - rate)
+        np.multiply(X, self.scaled_mask, out=X)  # in place, like ReLU: the network hands over arrays it owns
+        return X
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        if self.scaled_mask is None:  # the forward pass was the identity
+            return dA
+        np.multiply(dA, self.scaled_mask, out=dA)  # dX = dA * M / (1 - rate)
+        return dA
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        return iter(())

@@ -29,9 +29,15 @@ class SoftmaxCrossEntropy:
 
     ``forward(Z, y)`` returns the loss and keeps ``P``; ``backward()`` returns ``dZ = (P - Y) / n``.
     Labels stay integers: subtracting 1 at ``P[i, y_i]`` is what ``P - Y`` does, without building ``Y``.
+
+    With ``label_smoothing = eps`` (Szegedy et al. 2016) the target is no longer one-hot but
+    ``Q = (1 - eps) * Y + eps / k``: the true class gets ``1 - eps`` plus an equal share ``eps / k`` with every other
+    class. The loss becomes ``-mean(sum(Q * log P))`` and its gradient ``dZ = (P - Q) / n``; the network is
+    discouraged from pushing its logits to extremes to be ever more sure.
     """
 
-    def __init__(self):
+    def __init__(self, label_smoothing: float = 0.0):
+        self.label_smoothing = label_smoothing
         self.P: np.ndarray | None = None
         self.y: np.ndarray | None = None
 
@@ -41,13 +47,21 @@ class SoftmaxCrossEntropy:
         total = P.sum(axis=1, keepdims=True)  # (n, 1)
         P /= total  # softmax: each row sums to 1
         self.P, self.y = P, y
-        # -log P[i, y_i] = log(total_i) - Z[i, y_i]: the log of a sum that is at least 1, never of an underflowed P.
-        return float(np.mean(np.log(total[:, 0]) - Z[np.arange(len(y)), y]))
+        # -log P[i, j] = log(total_i) - Z[i, j]: the log of a sum that is at least 1, never of an underflowed P.
+        log_total = np.log(total[:, 0])  # (n,)
+        loss = np.mean(log_total - Z[np.arange(len(y)), y])  # cross-entropy against Y
+        eps = self.label_smoothing
+        if eps:  # against Q instead: 1 - eps on the true class, and eps shared equally by all k classes
+            loss = (1 - eps) * loss + eps * np.mean(log_total - Z.mean(axis=1))
+        return float(loss)
 
     def backward(self) -> np.ndarray:
-        n = len(self.y)
+        n, k = self.P.shape
+        eps = self.label_smoothing
         dZ = self.P  # reused in place: P is not needed after this
-        dZ[np.arange(n), self.y] -= 1  # P - Y, without a one-hot Y
+        if eps:
+            dZ -= eps / k  # P - Q, the share every class gets ...
+        dZ[np.arange(n), self.y] -= 1 - eps  # ... and the true class's part; with eps = 0 simply P - Y
         dZ /= n  # the loss is a mean over the batch
         self.P = None
         return dZ

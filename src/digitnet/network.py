@@ -4,6 +4,8 @@
 
     X (n, 784) -> Dense(784, 800) -> ReLU -> Dense(800, 10) -> Z (n, 10) -> softmax -> P
 
+``Network([784, 800, 10], dropout=0.2)`` puts a Dropout layer after each hidden ReLU (training only).
+
 Forward is a loop over the layers; backward is the same loop reversed, each layer turning the gradient of its
 output into the gradient of its input.
 """
@@ -16,7 +18,7 @@ from itertools import pairwise
 import numpy as np
 
 from .errors import ConfigError
-from .layers import Dense, ReLU
+from .layers import Dense, Dropout, ReLU
 from .losses import SoftmaxCrossEntropy, log_softmax
 
 # The notebook's preprocessing, kept in one place: pixels 0-255 become inputs in [0, 1].
@@ -38,24 +40,32 @@ class Network:
 
     ``sizes`` lists the layer widths, input first and number of classes last. Weights are float32 unless
     ``dtype=np.float64`` is asked for (the gradient checks do). ``seed`` (or a ``numpy.random.Generator``) makes the
-    initial weights reproducible.
+    initial weights reproducible; the same generator then goes on to draw the dropout masks (``rng``).
+    ``dropout`` is the fraction of each hidden layer's units dropped at each training step (0 = no dropout).
     """
 
-    def __init__(self, sizes: Sequence[int], *, seed: int | np.random.Generator = 0, dtype=np.float32):
+    def __init__(
+        self, sizes: Sequence[int], *, seed: int | np.random.Generator = 0, dtype=np.float32, dropout: float = 0.0
+    ):
         sizes = tuple(sizes)
         if len(sizes) < 2 or any(not isinstance(s, int | np.integer) or s < 1 for s in sizes):
             raise ConfigError(
                 f"sizes {list(sizes)} must be two or more positive integers, input first and classes last, "
                 "e.g. [784, 800, 10]"
             )
-        rng = np.random.default_rng(seed)
+        if not 0 <= dropout < 1:
+            raise ConfigError(f"dropout {dropout} must be at least 0 and below 1, e.g. 0.2")
+        self.rng = np.random.default_rng(seed)
         self.sizes = tuple(int(s) for s in sizes)
         self.dtype = np.dtype(dtype)
-        self.layers: list[Dense | ReLU] = []
+        self.dropout = float(dropout)
+        self.layers: list[Dense | ReLU | Dropout] = []
         for i, (n_in, n_out) in enumerate(pairwise(self.sizes)):
-            self.layers.append(Dense(n_in, n_out, rng=rng, dtype=self.dtype, input_grad=i > 0))
+            self.layers.append(Dense(n_in, n_out, rng=self.rng, dtype=self.dtype, input_grad=i > 0))
             if i < len(self.sizes) - 2:  # every layer but the last is followed by a ReLU
                 self.layers.append(ReLU())
+                if self.dropout:
+                    self.layers.append(Dropout(self.dropout, rng=self.rng))
         self.loss = SoftmaxCrossEntropy()
 
     @property

@@ -153,18 +153,36 @@ class Adam(GradientDescent):
 
 
 def scheduled_learning_rate(
-    base: float, schedule: str, epoch: float, epochs: int, step_every: int = 10, step_gamma: float = 0.1
+    base: float,
+    schedule: str,
+    epoch: float,
+    epochs: int,
+    step_every: int = 10,
+    step_gamma: float = 0.1,
+    warmup_epochs: float = 0.0,
 ) -> float:
     """The learning rate at ``epoch`` (fractional: 2.5 is half-way through the third epoch).
 
     - ``constant``: ``base`` throughout.
     - ``step``: multiplied by ``step_gamma`` every ``step_every`` epochs.
     - ``cosine``: falls from ``base`` to 0 along half a cosine, ``base * (1 + cos(pi * epoch / epochs)) / 2``.
+
+    With ``warmup_epochs`` the rate is also multiplied by ``epoch / warmup_epochs`` until that reaches 1: a linear
+    warm-up from 0 (Goyal et al. 2017), so that the first steps, taken from random weights with empty momentum,
+    cannot throw the network somewhere it does not recover from.
     """
+    warmup = min(epoch / warmup_epochs, 1.0) if warmup_epochs else 1.0
     if schedule == "constant":
-        return base
+        return base * warmup
     if schedule == "step":
-        return base * step_gamma ** math.floor(epoch / step_every)
+        return base * warmup * step_gamma ** math.floor(epoch / step_every)
     if schedule == "cosine":
-        return base * 0.5 * (1.0 + math.cos(math.pi * min(epoch / epochs, 1.0)))
+        return base * warmup * 0.5 * (1.0 + math.cos(math.pi * min(epoch / epochs, 1.0)))
     raise ValueError(f"unknown schedule {schedule!r}")
+
+
+def clip_max_norm(W: np.ndarray, max_norm: float) -> None:
+    """Max-norm (Srivastava et al. 2014): shrink each unit's incoming weights, a column of ``W``, to a length of at
+    most ``max_norm``, in place. Paired with dropout, it lets a high learning rate run without weights blowing up."""
+    norms = np.sqrt(np.einsum("ij,ij->j", W, W))  # (n_out,): the length of each column
+    W *= np.minimum(1.0, max_norm / np.maximum(norms, 1e-12)).astype(W.dtype)  # columns already short are kept

@@ -1,7 +1,8 @@
 """Training: epochs of shuffled mini-batches, a report after every few, early stopping, divergence caught.
 
-The loop, in words: shuffle the training rows; for each batch, run forward and backward (``Network.train_step``),
-set the scheduled learning rate and let the optimiser update the weights; every ``report_every`` epochs measure the
+The loop, in words: shuffle the training rows; for each batch, distort it when augmentation is asked for
+(``augment.Distortion``), run forward and backward (``Network.train_step``), set the scheduled learning rate and let
+the optimiser update the weights (then cap their norms, with max-norm); every ``report_every`` epochs measure the
 dev set, append a record to the history and hand it to ``on_report``. The library never prints: progress goes
 through the callbacks, and a request to stop (Ctrl-C in the command line) through ``stop``.
 """
@@ -17,10 +18,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .augment import Distortion
 from .config import TrainConfig
-from .errors import DivergenceError
+from .errors import ConfigError, DivergenceError
+from .losses import SoftmaxCrossEntropy
 from .network import Network, pixels_to_inputs
-from .optim import Adam, GradientDescent, Momentum, scheduled_learning_rate
+from .optim import Adam, GradientDescent, Momentum, clip_max_norm, scheduled_learning_rate
 
 
 @dataclass
@@ -88,8 +91,19 @@ class Trainer:
         full_batch = self.config.batch_size == 0 or self.config.batch_size >= len(self.X)
         self.inputs = pixels_to_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
         self.dev_inputs = None if self.X_dev is None else pixels_to_inputs(self.X_dev, dtype)
-        self.optimizer = make_optimizer(self.config, self.network)
-        self.rng = np.random.default_rng([self.config.seed, 1])  # shuffling; independent of init and dev split
+        config = self.config
+        if self.network.dropout != config.dropout:
+            raise ConfigError(
+                f"the network has dropout {self.network.dropout} but the configuration asks for {config.dropout}; "
+                "build it with Network(config.sizes, dropout=config.dropout)"
+            )
+        self.optimizer = make_optimizer(config, self.network)
+        self.network.loss = SoftmaxCrossEntropy(config.label_smoothing)  # the training loss
+        self.rng = np.random.default_rng([config.seed, 1])  # shuffling; independent of init and dev split
+        self.distortion = Distortion(
+            config.rotate, config.scale, config.shear, config.shift, config.elastic_alpha, config.elastic_sigma
+        )
+        self.augment_rng = np.random.default_rng([config.seed, 2])  # the distortions; used only when there are any
         n = len(self.X)
         self.batch_size = n if self.config.batch_size == 0 else min(self.config.batch_size, n)
         self.X_batch = np.empty((0 if full_batch else self.batch_size, self.inputs.shape[1]), dtype)  # reused
@@ -154,6 +168,7 @@ class Trainer:
                 rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
                 X_batch = gather_rows(self.inputs, rows, self.X_batch)  # self.inputs[rows], (batch, 784)
                 y_batch = gather_rows(self.y, rows, self.y_batch)  # self.y[rows], (batch,)
+            X_batch = self.distortion(X_batch, self.augment_rng)  # a new distorted copy, or X_batch when none
             loss, correct = self.network.train_step(X_batch, y_batch)
             if not math.isfinite(loss):
                 raise DivergenceError(
@@ -162,6 +177,9 @@ class Trainer:
                 )
             self.optimizer.learning_rate = self.learning_rate(self.epoch + i / self.steps_per_epoch)
             self.optimizer.step()
+            if self.config.max_norm:
+                for layer in self.network.dense_layers:
+                    clip_max_norm(layer.W, self.config.max_norm)
             self.step += 1
             self.step_in_epoch += 1
             self._since_report[0] += loss * len(y_batch)
@@ -189,6 +207,8 @@ class Trainer:
             "step": self.step,
             "step_in_epoch": self.step_in_epoch,
             "rng": self.rng.bit_generator.state,
+            "augment_rng": self.augment_rng.bit_generator.state,
+            "dropout_rng": self.network.rng.bit_generator.state,
             "history": [dataclasses.asdict(r) for r in self.history],
             "best": None if self.best is None else self.best[:2],
             "seconds": self.seconds,
@@ -205,6 +225,9 @@ class Trainer:
         self.order = arrays.get("order")
         self.epoch, self.step, self.step_in_epoch = values["epoch"], values["step"], values["step_in_epoch"]
         self.rng.bit_generator.state = values["rng"]
+        if "augment_rng" in values:  # checkpoints from before augmentation and dropout have neither
+            self.augment_rng.bit_generator.state = values["augment_rng"]
+            self.network.rng.bit_generator.state = values["dropout_rng"]
         self.history = [Record(**r) for r in values["history"]]
         self.best = None if values["best"] is None else (*values["best"], group("best/"))
         self.seconds = values["seconds"]
@@ -212,7 +235,9 @@ class Trainer:
 
     def learning_rate(self, epoch: float) -> float:
         c = self.config
-        return scheduled_learning_rate(c.learning_rate, c.schedule, epoch, c.epochs, c.step_every, c.step_gamma)
+        return scheduled_learning_rate(
+            c.learning_rate, c.schedule, epoch, c.epochs, c.step_every, c.step_gamma, c.warmup_epochs
+        )
 
     def _report(self) -> Record:
         total_loss, correct, seen = self._since_report

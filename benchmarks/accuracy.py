@@ -1,0 +1,285 @@
+"""The accuracy scoreboard: digitnet's presets over several seeds, beside the published records.
+
+    PYTHONPATH=src python benchmarks/accuracy.py                  # every preset on MNIST and Fashion-MNIST, seeds 0-2
+    PYTHONPATH=src python benchmarks/accuracy.py --presets best --data mnist --seeds 0
+    PYTHONPATH=src python benchmarks/accuracy.py --quick          # smoke test of the whole pipeline, in about a minute
+
+Each run is ``experiment.run``: it holds out the preset's dev rows, trains on the rest of the training split and
+measures the official test split once, at the end. Nothing is chosen by the test set; the presets were chosen on
+dev accuracy. A run writes its model, summary and history to ``benchmarks/out/accuracy/DATA/PRESET/seedN``; a run
+whose summary is already there, for the same configuration, is read back instead of trained again, so a scoreboard
+that was interrupted carries on where it stopped (``--fresh`` trains everything again).
+
+The scoreboard is the section of ``benchmarks/RESULTS.md`` between the ``accuracy:begin`` and ``accuracy:end``
+markers: this script rewrites that section and leaves the rest of the file (the speed benchmark's) as it was.
+``--quick`` trains for one epoch on the package's small sample and writes ``benchmarks/out/RESULTS-quick.md``
+instead, so a smoke test never overwrites real results.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime
+import json
+import os
+import platform
+import statistics
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+from digitnet import experiment
+from digitnet.config import PRESETS, TrainConfig
+from digitnet.data import load
+
+HERE = Path(__file__).resolve().parent
+RESULTS = HERE / "RESULTS.md"
+BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
+DATA_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "sample": "the package's sample"}
+
+# Published results for fully connected networks on the official MNIST test set, with their sources.
+PUBLISHED = {
+    "mnist": [
+        (
+            'The notebook "Simple MNIST NN from scratch" (Kaggle)',
+            "[784, 10, 10], full-batch gradient descent",
+            "≈ 84 (dev)",
+            "https://www.kaggle.com/code/wwsalmon/simple-mnist-nn-from-scratch-numpy-no-tf-keras",
+        ),
+        (
+            "Nielsen, *Neural Networks and Deep Learning*, ch. 3",
+            "[784, 100, 10] sigmoid, cross-entropy, L2, 60 epochs",
+            "98.04",
+            "http://neuralnetworksanddeeplearning.com/chap3.html",
+        ),
+        (
+            "LeCun's MNIST table: 2-layer NN, 300 HU, mean square error (LeCun et al. 1998)",
+            "[784, 300, 10]",
+            "95.3",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        (
+            "LeCun's MNIST table: 2-layer NN, 1000 HU (LeCun et al. 1998)",
+            "[784, 1000, 10]",
+            "95.5",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        (
+            "Simard et al. 2003 (in LeCun's table): 2-layer NN, 800 HU, cross-entropy",
+            "[784, 800, 10]",
+            "98.4",
+            "https://doi.org/10.1109/ICDAR.2003.1227801",
+        ),
+        (
+            "Simard et al. 2003: the same, affine distortions",
+            "[784, 800, 10]",
+            "98.9",
+            "https://doi.org/10.1109/ICDAR.2003.1227801",
+        ),
+        (
+            "Simard et al. 2003: the same, elastic distortions",
+            "[784, 800, 10]",
+            "99.3",
+            "https://doi.org/10.1109/ICDAR.2003.1227801",
+        ),
+        (
+            "Ciresan et al. 2010 (in LeCun's table): 6-layer NN, elastic distortions, days on a GPU",
+            "[784, 2500, 2000, 1500, 1000, 500, 10]",
+            "99.65",
+            "https://arxiv.org/abs/1003.0358",
+        ),
+    ],
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--presets", nargs="+", default=list(PRESETS), choices=list(PRESETS), metavar="PRESET")
+    parser.add_argument("--data", nargs="+", default=["mnist", "fashion-mnist"], metavar="SOURCE")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2], metavar="N")
+    parser.add_argument("--quick", action="store_true", help="one epoch of each preset on the sample, seeds 0 and 1")
+    parser.add_argument("--fresh", action="store_true", help="train every run again, even those already done")
+    parser.add_argument("--out", type=Path, default=None, help="run directories (default benchmarks/out/accuracy)")
+    parser.add_argument("--results", type=Path, default=None, help="file whose accuracy section is rewritten")
+    parser.add_argument("--verbose", action="store_true", help="print every epoch's report")
+    args = parser.parse_args(argv)
+    if args.quick:
+        args.data, args.seeds = ["sample"], [0, 1]
+    out = args.out or HERE / "out" / ("accuracy-quick" if args.quick else "accuracy")
+    results = args.results or (HERE / "out" / "RESULTS-quick.md" if args.quick else RESULTS)
+
+    rows = []
+    for source in args.data:
+        dataset = load(source)
+        for preset in args.presets:
+            runs = []
+            for seed in args.seeds:
+                config = PRESETS[preset].replace(seed=seed)
+                if args.quick:  # one epoch (ten full-batch iterations) and a dev set the sample can spare
+                    config = config.replace(
+                        epochs=10 if config.batch_size == 0 else 1, dev_size=min(config.dev_size, 500)
+                    )
+                runs.append(run_once(config, dataset, preset, out / source / preset / f"seed{seed}", args))
+            rows.append(summarise(source, preset, runs))
+    section = scoreboard(rows, args)
+    write_section(results, section)
+    print(f"wrote the accuracy section of {results}")
+    return 0
+
+
+def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> dict:
+    """Train one preset with one seed (or read back the summary of a finished identical run)."""
+    summary_path = run_dir / "summary.json"
+    if summary_path.is_file() and not args.fresh:
+        summary = json.loads(summary_path.read_text())
+        if summary.get("config") == json.loads(json.dumps(dataclasses.asdict(config))):
+            print(f"{dataset.name} {preset} seed {config.seed}: done before, {describe(summary)}", flush=True)
+            return summary
+
+    def on_report(record) -> None:
+        if args.verbose:
+            dev = "" if record.dev_accuracy is None else f" dev {record.dev_accuracy:.4f}"
+            print(f"  epoch {record.epoch}/{config.epochs}{dev} {record.seconds:.0f}s", flush=True)
+
+    print(f"{dataset.name} {preset} seed {config.seed}: training {list(config.sizes)} ...", flush=True)
+    start = time.perf_counter()
+    _, summary, _ = experiment.run(config, dataset, run_dir, preset=preset, on_report=on_report)
+    print(f"  {describe(summary)} ({time.perf_counter() - start:.0f}s with evaluation and writing)", flush=True)
+    return summary
+
+
+def describe(summary: dict) -> str:
+    test = summary["test_accuracy"]
+    return (
+        f"dev {summary['dev_accuracy']:.2%}, test {'-' if test is None else f'{test:.2%}'}, "
+        f"{summary['train_seconds']:.0f}s of training"
+    )
+
+
+def summarise(source: str, preset: str, runs: list[dict]) -> dict:
+    def mean_sd(key: str) -> tuple[float, float] | None:
+        values = [run[key] for run in runs if run[key] is not None]
+        if not values:
+            return None
+        return statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0
+
+    return {
+        "data": source,
+        "preset": preset,
+        "config": runs[0]["config"],
+        "seeds": [run["seed"] for run in runs],
+        "test": mean_sd("test_accuracy"),
+        "dev": mean_sd("dev_accuracy"),
+        "seconds": mean_sd("train_seconds"),
+        "epochs": runs[0]["epochs"],
+    }
+
+
+def recipe(config: dict) -> str:
+    """A one-line description of what a preset does beyond a plain network."""
+    parts = [
+        f"{config['optimizer']}" + (" (Nesterov)" if config["optimizer"] == "momentum" and config["nesterov"] else "")
+    ]
+    parts.append(f"lr {config['learning_rate']:g} {config['schedule']}")
+    parts.append("full batch" if config["batch_size"] == 0 else f"batch {config['batch_size']}")
+    if config["warmup_epochs"]:
+        parts.append(f"warm-up {config['warmup_epochs']:g}")
+    for name, label in [("dropout", "dropout"), ("max_norm", "max-norm"), ("label_smoothing", "label smoothing")]:
+        if config[name]:
+            parts.append(f"{label} {config[name]:g}")
+    if config["weight_decay"]:
+        parts.append(f"weight decay {config['weight_decay']:g}")
+    affine = [(k, config[k]) for k in ("rotate", "scale", "shear", "shift") if config[k]]
+    if affine:
+        parts.append("affine " + ", ".join(f"{k} {v:g}" for k, v in affine))
+    if config["elastic_alpha"]:
+        parts.append(f"elastic α {config['elastic_alpha']:g} σ {config['elastic_sigma']:g}")
+    return ", ".join(parts)
+
+
+def percent(pair: tuple[float, float] | None) -> str:
+    return "-" if pair is None else f"{100 * pair[0]:.2f} ± {100 * pair[1]:.2f}"
+
+
+def minutes(pair: tuple[float, float] | None) -> str:
+    if pair is None:
+        return "-"
+    mean, sd = pair
+    return f"{mean / 60:.1f} ± {sd / 60:.1f} min" if mean >= 120 else f"{mean:.0f} ± {sd:.0f} s"
+
+
+def machine() -> str:
+    cpu = platform.machine()
+    try:
+        with open("/proc/cpuinfo") as f:
+            cpu = next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), cpu)
+    except OSError:
+        pass
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    blas = ""
+    try:
+        from threadpoolctl import threadpool_info
+
+        info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
+        if info:
+            blas = f", {info[0].get('internal_api')} with {info[0].get('num_threads')} threads"
+    except ImportError:
+        pass
+    return f"{cpu}, {cores} cores{blas}; Python {platform.python_version()}, NumPy {np.__version__}"
+
+
+def scoreboard(rows: list[dict], args) -> str:
+    today = datetime.date.today().isoformat()
+    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if __name__ == "__main__" else [])
+    lines = [
+        "## Accuracy: digitnet's presets against the published records",
+        "",
+        f"Measured {today} by `{command.strip()}` on {machine()}.",
+        f"Each digitnet row is the mean ± standard deviation over seeds {', '.join(map(str, args.seeds))} of a whole "
+        "run: training on the training split less the preset's dev rows, then one measurement of the official test "
+        "split. Training time excludes loading the data and includes the dev measurement after each epoch. "
+        "The presets were chosen on dev accuracy; the test set chose nothing.",
+    ]
+    if args.quick:
+        lines += ["", "**Smoke test (`--quick`): one epoch on the package's small sample. These are not results.**"]
+    for source in dict.fromkeys(row["data"] for row in rows):
+        lines += ["", f"### {DATA_TITLES.get(source, source)}", ""]
+        lines += [
+            "| | network | recipe | epochs | test accuracy % | dev accuracy % | training time |",
+            "|---|---|---|---|---|---|---|",
+        ]
+        for row in (r for r in rows if r["data"] == source):
+            sizes = "[" + ", ".join(map(str, row["config"]["sizes"])) + "]"
+            lines.append(
+                f"| digitnet `{row['preset']}` | {sizes} | {recipe(row['config'])} | {row['epochs']} | "
+                f"**{percent(row['test'])}** | {percent(row['dev'])} | {minutes(row['seconds'])} |"
+            )
+        published = PUBLISHED.get(source, [])
+        if published:
+            lines += ["", "Published fully connected networks on the same test set:", ""]
+            lines += ["| | network | test accuracy % | source |", "|---|---|---|---|"]
+            lines += [f"| {who} | {net} | {accuracy} | <{url}> |" for who, net, accuracy, url in published]
+    return "\n".join(lines) + "\n"
+
+
+def write_section(path: Path, section: str) -> None:
+    """Replace the text between the markers in ``path`` (or add it at the end); leave the rest untouched."""
+    block = f"{BEGIN}\n{section}{END}\n"
+    text = path.read_text() if path.is_file() else "# digitnet benchmark results\n\n"
+    if BEGIN in text and END in text:
+        before, rest = text.split(BEGIN, 1)
+        after = rest.split(END, 1)[1].removeprefix("\n")
+        text = before + block + after
+    else:
+        text = text.rstrip("\n") + "\n\n" + block
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(text)
+    tmp.replace(path)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,41 @@
+"""The accuracy scoreboard runs end to end and rewrites only its own section of the results file."""
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+BENCHMARK = Path(__file__).resolve().parents[1] / "benchmarks" / "accuracy.py"
+
+
+@pytest.fixture(scope="module")
+def accuracy():
+    spec = importlib.util.spec_from_file_location("accuracy_benchmark", BENCHMARK)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_quick_scoreboard_replaces_only_its_section(accuracy, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    speed = "## Speed\n\nthe speed benchmark's table\n"
+    results.write_text(f"# Results\n\n{speed}\n{accuracy.BEGIN}\nold numbers\n{accuracy.END}\n\n## After\n\nmore\n")
+    argv = ["--quick", "--presets", "fast", "--out", str(tmp_path / "runs"), "--results", str(results)]
+    assert accuracy.main(argv) == 0
+    text = results.read_text()
+    assert text.startswith(f"# Results\n\n{speed}\n{accuracy.BEGIN}\n## Accuracy")
+    assert text.endswith(f"{accuracy.END}\n\n## After\n\nmore\n")
+    assert "old numbers" not in text
+    assert "| digitnet `fast` | [784, 800, 10] |" in text and "These are not results" in text
+    assert (tmp_path / "runs" / "sample" / "fast" / "seed1" / "summary.json").is_file()
+
+    capsys.readouterr()
+    assert accuracy.main(argv) == 0  # a second time: the finished runs are read back, not trained again
+    assert capsys.readouterr().out.count("done before") == 2
+
+
+def test_a_file_without_the_section_gets_it_appended(accuracy, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n\n## Speed\n")
+    accuracy.write_section(results, "## Accuracy\n")
+    assert results.read_text() == f"# Results\n\n## Speed\n\n{accuracy.BEGIN}\n## Accuracy\n{accuracy.END}\n"
