@@ -225,9 +225,8 @@ class Trainer:
         self.order = arrays.get("order")
         self.epoch, self.step, self.step_in_epoch = values["epoch"], values["step"], values["step_in_epoch"]
         self.rng.bit_generator.state = values["rng"]
-        if "augment_rng" in values:  # checkpoints from before augmentation and dropout have neither
-            self.augment_rng.bit_generator.state = values["augment_rng"]
-            self.network.rng.bit_generator.state = values["dropout_rng"]
+        self.augment_rng.bit_generator.state = values["augment_rng"]
+        self.network.rng.bit_generator.state = values["dropout_rng"]
         self.history = [Record(**r) for r in values["history"]]
         self.best = None if values["best"] is None else (*values["best"], group("best/"))
         self.seconds = values["seconds"]
