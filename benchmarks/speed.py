@@ -593,8 +593,8 @@ def write_results(path: Path, section: str, summary: dict) -> None:
         "<!-- summary: new rows go below this line -->",
         "<!-- runs: new sections go below this line -->",
     )
-    if summary_mark not in text or runs_mark not in text:
-        raise SystemExit(f"{path} lacks the markers this script writes under; restore them or pass --results")
+    if summary_mark not in text or runs_mark not in text:  # a file that other benchmarks began: put ours on top
+        text = RESULTS_HEADER + "\n" + text
     text = text.replace(summary_mark, summary_mark + "\n" + row, 1)
     text = text.replace(runs_mark, runs_mark + "\n\n" + section.rstrip() + "\n", 1)
     path.write_text(text)
