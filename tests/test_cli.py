@@ -26,6 +26,17 @@ def test_train_writes_model_summary_and_history(trained_run):
     assert network.sizes == (784, 64, 10)
 
 
+def test_augmentation_and_dropout_options_reach_the_run_and_the_model_file(tmp_path, capsys):
+    argv = ["train", "--data", "sample", "--sizes", "784,32,10", "--epochs", "1", "--dev-size", "500"]
+    argv += ["--rotate", "10", "--scale", "0.1", "--elastic-alpha", "30", "--elastic-sigma", "5", "--dropout", "0.2"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    config = json.loads((tmp_path / "summary.json").read_text())["config"]
+    assert (config["rotate"], config["scale"], config["elastic_alpha"], config["elastic_sigma"]) == (10, 0.1, 30, 5)
+    assert config["dropout"] == 0.2 and config["shift"] == 0.0  # options not given keep the preset's value
+    network, meta = load_model(tmp_path / "model.safetensors")
+    assert network.dropout == meta["dropout"] == 0.2
+
+
 def test_evaluate_json(trained_run, capsys):
     assert main(["evaluate", str(trained_run / "model.safetensors"), "--data", "sample", "--json"]) == 0
     result = json.loads(capsys.readouterr().out)
