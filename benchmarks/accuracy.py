@@ -110,6 +110,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=None, help="run directories (default benchmarks/out/accuracy)")
     parser.add_argument("--results", type=Path, default=None, help="file whose accuracy section is rewritten")
     parser.add_argument("--verbose", action="store_true", help="print every epoch's report")
+    parser.add_argument(
+        "--finished-only",
+        action="store_true",
+        help="train nothing: write the section from the runs already finished (a scoreboard still under way)",
+    )
     args = parser.parse_args(argv)
     if args.quick:
         args.seeds = [0, 1]
@@ -128,8 +133,13 @@ def main(argv: list[str] | None = None) -> int:
                     config = config.replace(
                         epochs=10 if config.batch_size == 0 else 1, dev_size=min(config.dev_size, 500)
                     )
-                runs.append(run_once(config, dataset, preset, out / source / preset / f"seed{seed}", args))
-            rows.append(summarise(source, preset, runs))
+                run_dir = out / source / preset / f"seed{seed}"
+                if args.finished_only:
+                    runs += [summary] if (summary := finished(config, run_dir)) else []
+                else:
+                    runs.append(run_once(config, dataset, preset, run_dir, args))
+            if runs:
+                rows.append(summarise(source, preset, runs))
     section = scoreboard(rows, args)
     write_section(results, section)
     print(f"wrote the accuracy section of {results}")
@@ -138,12 +148,10 @@ def main(argv: list[str] | None = None) -> int:
 
 def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> dict:
     """Train one preset with one seed (or read back the summary of a finished identical run)."""
-    summary_path = run_dir / "summary.json"
-    if summary_path.is_file() and not args.fresh:
-        summary = json.loads(summary_path.read_text())
-        if summary.get("config") == json.loads(json.dumps(dataclasses.asdict(config))):
-            print(f"{dataset.name} {preset} seed {config.seed}: done before, {describe(summary)}", flush=True)
-            return summary
+    summary = None if args.fresh else finished(config, run_dir)
+    if summary is not None:
+        print(f"{dataset.name} {preset} seed {config.seed}: done before, {describe(summary)}", flush=True)
+        return summary
 
     def on_report(record) -> None:
         if args.verbose:
@@ -155,6 +163,16 @@ def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> 
     _, summary, _ = experiment.run(config, dataset, run_dir, preset=preset, on_report=on_report)
     print(f"  {describe(summary)} ({time.perf_counter() - start:.0f}s with evaluation and writing)", flush=True)
     return summary
+
+
+def finished(config: TrainConfig, run_dir: Path) -> dict | None:
+    """The summary of a finished run of exactly ``config`` in ``run_dir``, or None."""
+    summary_path = run_dir / "summary.json"
+    if summary_path.is_file():
+        summary = json.loads(summary_path.read_text())
+        if summary.get("config") == json.loads(json.dumps(dataclasses.asdict(config))):
+            return summary
+    return None
 
 
 def describe(summary: dict) -> str:
@@ -259,8 +277,9 @@ def scoreboard(rows: list[dict], args) -> str:
         ]
         for row in (r for r in rows if r["data"] == source):
             sizes = "[" + ", ".join(map(str, row["config"]["sizes"])) + "]"
+            seeds = "" if row["seeds"] == args.seeds else f" (seed {', '.join(map(str, row['seeds']))} only)"
             lines.append(
-                f"| digitnet `{row['preset']}` | {sizes} | {recipe(row['config'])} | {row['epochs']} | "
+                f"| digitnet `{row['preset']}`{seeds} | {sizes} | {recipe(row['config'])} | {row['epochs']} | "
                 f"**{percent(row['test'])}** | {percent(row['dev'])} | {minutes(row['seconds'])} |"
             )
         published = PUBLISHED.get(source, [])
