@@ -34,6 +34,8 @@ def trained_run_and_output(tmp_path_factory) -> tuple[Path, str, str]:
         "8",
         "--dev-size",
         "500",
+        "--batch-size",
+        "128",
         "--learning-rate",
         "0.05",
         "--out",
