@@ -21,12 +21,12 @@ from threadpoolctl import threadpool_limits
 from digitnet import PRESETS, experiment
 from digitnet.data import load
 
-FAST = PRESETS["fast"]
+FAST = PRESETS["fast"]  # [784, 800, 10], Nesterov momentum, cosine schedule; the candidates differ from it in:
 CANDIDATES = {
-    "fast (batch 128, lr 0.05, 16 epochs)": FAST,
-    "batch 256, lr 0.1, 16 epochs": FAST.replace(batch_size=256, learning_rate=0.1),
+    "batch 128, lr 0.05, 16 epochs (the old fast)": FAST.replace(batch_size=128, learning_rate=0.05, epochs=16),
+    "batch 256, lr 0.1, 16 epochs": FAST.replace(batch_size=256, learning_rate=0.1, epochs=16),
     "batch 256, lr 0.1, 12 epochs": FAST.replace(batch_size=256, learning_rate=0.1, epochs=12),
-    "batch 512, lr 0.2, 16 epochs": FAST.replace(batch_size=512, learning_rate=0.2),
+    "batch 512, lr 0.2, 16 epochs (fast now)": FAST.replace(batch_size=512, learning_rate=0.2, epochs=16),
 }
 TARGET = 0.98
 
