@@ -8,9 +8,10 @@ import numpy as np
 import pytest
 from safetensors.numpy import save_file
 
-from digitnet import Network
+from digitnet import Network, TrainConfig, experiment
+from digitnet.data import FASHION_CLASSES, Dataset, load
 from digitnet.errors import ModelFileError
-from digitnet.io import FORMAT_VERSION, load_model, save_model
+from digitnet.io import FORMAT_VERSION, load_model, read_metadata, save_model
 
 
 @pytest.fixture
@@ -126,3 +127,14 @@ def test_damaged_files_are_refused(model_file, damage, message):
 def test_missing_file_says_how_to_get_one(tmp_path):
     with pytest.raises(ModelFileError, match=r"no model file at .*train one with `digitnet train --out DIR`"):
         load_model(tmp_path / "nothing.safetensors")
+
+
+def test_a_run_names_the_classes_of_its_dataset(tmp_path):
+    # Fashion-MNIST's labels are clothes: experiment.run writes the dataset's own class names into the model file.
+    sample = load("sample")
+    clothes = Dataset("fashion-like", sample.train, sample.test, FASHION_CLASSES)
+    config = TrainConfig(sizes=(784, 8, 10), epochs=1, dev_size=500)
+    experiment.run(config, clothes, tmp_path / "clothes")
+    experiment.run(config, sample, tmp_path / "digits")
+    assert read_metadata(tmp_path / "clothes" / "model.safetensors")["classes"] == list(FASHION_CLASSES)
+    assert read_metadata(tmp_path / "digits" / "model.safetensors")["classes"] == [str(d) for d in range(10)]

@@ -3,8 +3,9 @@
 Rows are examples: row ``i`` of ``X`` is image ``i`` read left to right, top to bottom. ``load`` takes a source
 name ("mnist", "fashion-mnist", "sample") or a path (a Kaggle-style CSV file, an IDX images file, a folder of IDX
 files) and picks the reader. Fashion-MNIST is not digits but clothes, in the same form: its classes 0..9 are
-``FASHION_CLASSES``. Every reader checks its file and refuses bad input with a one-line ``DataError`` that names
-the file, the problem and the fix. Pixels stay uint8 here; scaling them to floats is the network's business.
+``FASHION_CLASSES``, and each ``Dataset`` carries the names of its classes. Every reader checks its file and refuses
+bad input with a one-line ``DataError`` that names the file, the problem and the fix. Pixels stay uint8 here;
+scaling them to floats is the network's business.
 """
 
 from __future__ import annotations
@@ -70,6 +71,7 @@ FASHION_SHA256 = {
     "train": "16d82e2b505296aa2b78bd5ea0992634f30419a4c97def7c907d154a35ac6157",
     "test": "9f1ec356a747bfe4ebab3cfb722d3694c9ca737e2570f6f90cf31d7b6fd689d4",
 }
+DIGIT_CLASSES = tuple(str(d) for d in range(10))  # MNIST's class names: the digits themselves
 FASHION_CLASSES = (
     "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat", "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot"
 )  # fmt: skip
@@ -90,6 +92,7 @@ class Dataset:
     name: str
     train: Split
     test: Split | None  # None when the source has no test split (a single CSV or IDX file)
+    classes: tuple[str, ...] = DIGIT_CLASSES  # the name of each label, 0 first
 
 
 def load(source: str | os.PathLike, *, cache_dir: Path | None = None, progress: Progress | None = None) -> Dataset:
@@ -470,7 +473,7 @@ def _load_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
 
 def _load_fashion_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
     splits = _read_npz(fetch_fashion_mnist(cache_dir, progress=progress))
-    return Dataset("fashion-mnist", splits["train"], splits["test"])
+    return Dataset("fashion-mnist", splits["train"], splits["test"], FASHION_CLASSES)
 
 
 def _load_sample(cache_dir: Path | None, progress: Progress | None) -> Dataset:

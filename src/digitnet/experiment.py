@@ -24,10 +24,10 @@ import numpy as np
 
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import FASHION_CLASSES, Dataset, dev_split
+from .data import Dataset, dev_split
 from .errors import ConfigError, DataError
 from .files import write_text
-from .io import CLASSES, save_model
+from .io import save_model
 from .network import Network
 from .train import Trainer
 
@@ -131,8 +131,7 @@ def run(
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.machine()},
     }
     if out is not None:
-        classes = FASHION_CLASSES if dataset.name == "fashion-mnist" else CLASSES
-        save_model(network, out / "model.safetensors", summary, classes)
+        save_model(network, out / "model.safetensors", summary, dataset.classes)
         write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
         lines = [json.dumps(dataclasses.asdict(record)) for record in result.history]
         write_text(out / "history.jsonl", "".join(line + "\n" for line in lines))

@@ -17,13 +17,13 @@ from typing import Any
 
 import numpy as np
 
+from .data import DIGIT_CLASSES
 from .errors import ModelFileError
 from .files import atomic_path
 from .network import PIXEL_SCALE, Network
 
 FORMAT = "digitnet-model"
 FORMAT_VERSION = 1
-CLASSES = tuple(str(d) for d in range(10))
 PREPROCESSING = {
     "input": "28x28 grey pixels, row by row, 0 = background, 255 = ink",
     "scale": PIXEL_SCALE,
@@ -34,7 +34,7 @@ def save_model(
     network: Network,
     path: str | os.PathLike,
     summary: dict[str, Any] | None = None,
-    classes: Sequence[str] = CLASSES,
+    classes: Sequence[str] = DIGIT_CLASSES,
 ) -> None:
     """Write ``network`` to ``path`` (atomically) with its architecture, class names and ``summary`` as metadata."""
     from safetensors.numpy import save_file
