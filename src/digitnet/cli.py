@@ -117,6 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--out", type=Path, metavar="DIR", help="directory to write to (default RUN_DIR)")
     add_quiet_option(report)
     report.set_defaults(command=cmd_report)
+    add_export_and_sweep(commands)
     return parser
 
 
@@ -367,6 +368,33 @@ class StopOnSigint:
 
     def __exit__(self, *exc):
         signal.signal(signal.SIGINT, self.previous)
+
+
+# --------------------------------------------------------------------------------- export and sweep (issue 14)
+EXPORT_FORMATS = ("onnx",)
+
+
+def add_export_and_sweep(commands) -> None:
+    export = commands.add_parser("export", help="write a model in a standard format other programs read (ONNX)")
+    export.add_argument("model", type=Path, help="a model file written by `digitnet train`")
+    export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="onnx: an ONNX graph (opset 17)")
+    export.add_argument("--out", type=Path, required=True, help="file to write, e.g. model.onnx")
+    export.set_defaults(command=cmd_export)
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from .io import load_model
+
+    try:
+        from .export.onnx import save_onnx
+    except ImportError as error:
+        print(f"digitnet: error: {error}; ONNX export needs its extra: pip install 'digitnet[export]'", file=sys.stderr)
+        return 1
+    network, meta = load_model(args.model)
+    metadata = {"classes": meta["classes"], "source": str(args.model)}
+    _write_or_fail(args.out, lambda: save_onnx(network, args.out, metadata))
+    print(f"wrote {args.out}: ONNX opset 17, input float32 (n, {network.sizes[0]}) = pixels / 255")
+    return 0
 
 
 if __name__ == "__main__":
