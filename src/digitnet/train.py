@@ -57,6 +57,17 @@ def make_optimizer(config: TrainConfig, network: Network) -> GradientDescent:
     return Adam(parameters, config.learning_rate, weight_decay=config.weight_decay)
 
 
+def as_inputs(X: np.ndarray, dtype, order: str = "C") -> np.ndarray:
+    """A copy of ``X`` as network inputs, the way ``Network.inputs`` reads them at inference.
+
+    uint8 pixels are scaled to [0, 1] (``pixels_to_inputs``); any other numbers are features already (the
+    scikit-learn estimator hands over whatever data it is given) and are only converted to ``dtype``.
+    """
+    if X.dtype == np.uint8:
+        return pixels_to_inputs(X, dtype, order)
+    return np.array(X, dtype=dtype, order=order, copy=True)
+
+
 def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.ndarray:
     """``source[rows]``, copied into the first ``len(rows)`` rows of a reused ``buffer`` instead of a new array.
 
@@ -67,7 +78,7 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.
 
 @dataclass
 class Trainer:
-    """Trains ``network`` on uint8 pixels ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
+    """Trains ``network`` on uint8 pixels ``X`` (n, 784) (or float inputs) and labels ``y`` (n,), measuring on dev.
 
     All of its state is in plain attributes (weights, optimiser, epoch, random generator, history), so a run can
     be stopped after any step and carried on later.
@@ -89,8 +100,8 @@ class Trainer:
         # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
         # batch is used whole and kept column-major, where its thin products run faster (see layers.order_of).
         full_batch = self.config.batch_size == 0 or self.config.batch_size >= len(self.X)
-        self.inputs = pixels_to_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
-        self.dev_inputs = None if self.X_dev is None else pixels_to_inputs(self.X_dev, dtype)
+        self.inputs = as_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
+        self.dev_inputs = None if self.X_dev is None else as_inputs(self.X_dev, dtype)
         config = self.config
         if self.network.dropout != config.dropout:
             raise ConfigError(
