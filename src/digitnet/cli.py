@@ -381,6 +381,32 @@ def add_export_and_sweep(commands) -> None:
     export.add_argument("--out", type=Path, required=True, help="file to write, e.g. model.onnx")
     export.set_defaults(command=cmd_export)
 
+    sweep = commands.add_parser("sweep", help="search training options with Optuna; write the best trial's run")
+    sweep.add_argument("--space", type=Path, metavar="FILE", help="search space, TOML or JSON: a table per field")
+    sweep.add_argument(
+        "--search",
+        action="append",
+        default=[],
+        metavar="NAME=SPEC",
+        help="a field to search: NAME=LOW..HIGH[:log] or NAME=A|B|C (repeatable; adds to --space)",
+    )
+    sweep.add_argument("--trials", type=int, default=10, metavar="N", help="trials this worker runs (default 10)")
+    sweep.add_argument("--study", default="digitnet", help="study name: workers with the same one share it")
+    sweep.add_argument(
+        "--storage",
+        default=None,
+        help="journal file shared by this machine's workers (default OUT/study.journal), "
+        "or a database URL shared across machines, e.g. postgresql://user:password@host/db",
+    )
+    sweep.add_argument("--threads", type=int, default=1, metavar="N", help="BLAS threads for this worker (default 1)")
+    sweep.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True, help="median pruning")
+    sweep.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help="the base configuration")
+    sweep.add_argument("--data", default="mnist", help="data source (default mnist)")
+    sweep.add_argument("--out", type=Path, default=Path("runs") / "sweep", help="where the best run goes")
+    add_quiet_option(sweep)
+    add_config_options(sweep)
+    sweep.set_defaults(command=cmd_sweep)
+
 
 def cmd_export(args: argparse.Namespace) -> int:
     from .io import load_model
@@ -394,6 +420,55 @@ def cmd_export(args: argparse.Namespace) -> int:
     metadata = {"classes": meta["classes"], "source": str(args.model)}
     _write_or_fail(args.out, lambda: save_onnx(network, args.out, metadata))
     print(f"wrote {args.out}: ONNX opset 17, input float32 (n, {network.sizes[0]}) = pixels / 255")
+    return 0
+
+
+def cmd_sweep(args: argparse.Namespace) -> int:
+    try:
+        import optuna
+        from threadpoolctl import threadpool_limits
+
+        from . import sweep
+    except ImportError as error:
+        print(f"digitnet: error: {error}; sweeps need their extra: pip install 'digitnet[sweep]'", file=sys.stderr)
+        return 1
+    from .experiment import prepare_out_dir, write_run
+    from .files import write_text
+
+    if args.trials < 1 or args.threads < 1:
+        raise ConfigError(f"--trials and --threads must be 1 or more, got {args.trials} and {args.threads}")
+    space = sweep.read_space(args.space) if args.space else {}
+    space |= {param.name: param for param in map(sweep.parse_search, args.search)}
+    if not space:
+        raise ConfigError("nothing to search: pass --space FILE or --search NAME=SPEC, e.g. --search epochs=2..8")
+    base = config_from_args(args)
+    dataset = _load(args.data, quiet=args.quiet)
+    out = prepare_out_dir(args.out)
+    storage = args.storage or out / "study.journal"
+    optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial below instead of Optuna's own
+    study = sweep.open_study(args.study, storage, prune=args.prune)
+    _say(args, f"digitnet sweep: study {args.study!r} in {storage}, {args.trials} trials in {sweep.worker_name()}")
+
+    def on_trial(trial) -> None:
+        params = " ".join(f"{k}={v}" for k, v in trial.params.items())
+        if trial.state.name == "COMPLETE":
+            _say(args, f"trial {trial.number}: dev accuracy {trial.value:.2%}  {params}")
+        elif trial.state.name == "PRUNED" and trial.intermediate_values:
+            _say(args, f"trial {trial.number}: pruned after epoch {max(trial.intermediate_values)}  {params}")
+        else:
+            _say(args, f"trial {trial.number}: {trial.state.name.lower()}  {params}")
+
+    stop = threading.Event()
+    with StopOnSigint(stop), threadpool_limits(limits=args.threads, user_api="blas"):
+        best = sweep.run_trials(
+            study, space, base, dataset, args.trials, on_trial=on_trial, stop=stop, preset=args.preset
+        )
+    write_text(out / "trials.json", json.dumps(sweep.study_table(study), indent=2) + "\n")
+    if sweep.best_trial_is(study, best):
+        write_run(out, best.network, best.summary, best.history, dataset.classes)
+        _say(args, f"best trial {best.number}: dev accuracy {best.value:.2%}; wrote {out}/ (digitnet report {out})")
+    elif best is not None:
+        _say(args, f"the study's best trial is another worker's; this worker's best was trial {best.number}")
     return 0
 
 

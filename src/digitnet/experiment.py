@@ -131,8 +131,13 @@ def run(
         "machine": {"python": platform.python_version(), "numpy": np.__version__, "cpu": platform.machine()},
     }
     if out is not None:
-        save_model(network, out / "model.safetensors", summary, dataset.classes)
-        write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
-        lines = [json.dumps(dataclasses.asdict(record)) for record in result.history]
-        write_text(out / "history.jsonl", "".join(line + "\n" for line in lines))
+        write_run(out, network, summary, result.history, dataset.classes)
     return network, summary, trainer
+
+
+def write_run(out: Path, network: Network, summary: dict[str, Any], history: list, classes) -> None:
+    """Write a finished run's ``model.safetensors``, ``summary.json`` and ``history.jsonl`` into ``out``."""
+    save_model(network, out / "model.safetensors", summary, classes)
+    write_text(out / "summary.json", json.dumps(summary, indent=2) + "\n")
+    lines = [json.dumps(dataclasses.asdict(record)) for record in history]
+    write_text(out / "history.jsonl", "".join(line + "\n" for line in lines))
