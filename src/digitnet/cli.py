@@ -371,14 +371,19 @@ class StopOnSigint:
 
 
 # --------------------------------------------------------------------------------- export and sweep (issue 14)
-EXPORT_FORMATS = ("onnx",)
+EXPORT_FORMATS = ("onnx", "web")
 
 
 def add_export_and_sweep(commands) -> None:
     export = commands.add_parser("export", help="write a model in a standard format other programs read (ONNX)")
     export.add_argument("model", type=Path, help="a model file written by `digitnet train`")
-    export.add_argument("--format", required=True, choices=EXPORT_FORMATS, help="onnx: an ONNX graph (opset 17)")
-    export.add_argument("--out", type=Path, required=True, help="file to write, e.g. model.onnx")
+    export.add_argument(
+        "--format",
+        required=True,
+        choices=EXPORT_FORMATS,
+        help="onnx: an ONNX graph (opset 17); web: a static drawing page that runs the network in the browser",
+    )
+    export.add_argument("--out", type=Path, required=True, help="file (onnx) or folder (web) to write")
     export.set_defaults(command=cmd_export)
 
     sweep = commands.add_parser("sweep", help="search training options with Optuna; write the best trial's run")
@@ -411,15 +416,25 @@ def add_export_and_sweep(commands) -> None:
 def cmd_export(args: argparse.Namespace) -> int:
     from .io import load_model
 
-    try:
-        from .export.onnx import save_onnx
-    except ImportError as error:
-        print(f"digitnet: error: {error}; ONNX export needs its extra: pip install 'digitnet[export]'", file=sys.stderr)
-        return 1
-    network, meta = load_model(args.model)
-    metadata = {"classes": meta["classes"], "source": str(args.model)}
-    _write_or_fail(args.out, lambda: save_onnx(network, args.out, metadata))
-    print(f"wrote {args.out}: ONNX opset 17, input float32 (n, {network.sizes[0]}) = pixels / 255")
+    if args.format == "onnx":
+        try:
+            from .export.onnx import OPSET, save_onnx
+        except ImportError as error:
+            print(
+                f"digitnet: error: {error}; ONNX export needs its extra: pip install 'digitnet[export]'",
+                file=sys.stderr,
+            )
+            return 1
+        network, meta = load_model(args.model)
+        metadata = {"classes": meta["classes"], "source": str(args.model)}
+        _write_or_fail(args.out, lambda: save_onnx(network, args.out, metadata))
+        print(f"wrote {args.out}: ONNX opset {OPSET}, input float32 (n, {network.sizes[0]}) = pixels / 255")
+    else:
+        from .export.web import save_web
+
+        network, meta = load_model(args.model)
+        _write_or_fail(args.out, lambda: save_web(network, args.out, meta))
+        print(f"wrote {args.out}/: a static drawing page; try it with: python -m http.server -d {args.out}")
     return 0
 
 

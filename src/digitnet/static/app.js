@@ -1,9 +1,16 @@
 // The drawing page. The canvas is sent as a PNG to /api/predict while you draw; the server prepares it the way
 // MNIST was prepared and answers with the digit, the probabilities, the 28x28 image the network received and the
 // hidden layer's activations. Ink is drawn on a transparent canvas, so the PNG's opacity is the ink.
+//
+// The same page runs with no server at all: `digitnet export MODEL --format web` names a bundled model in a
+// <meta name="digitnet-model"> tag, and then offline.js prepares the drawing and runs the network right here,
+// answering exactly what the server would.
 "use strict";
 
 const BRUSH = 24; // stroke width on the 280x280 canvas: about 2.5 MNIST pixels for a digit the pad's height
+const STRONGEST = 6; // units shown with their weights (serve.STRONGEST)
+const bundled = document.querySelector('meta[name="digitnet-model"]')?.content ?? null;
+const bundledModel = bundled === null ? null : loadBundledModel(bundled); // a promise of the weights
 
 const pad = document.getElementById("pad");
 const ink = pad.getContext("2d");
@@ -126,7 +133,9 @@ async function predict() {
   busy = true;
   const asked = version;
   try {
-    const prediction = await post("/api/predict", { png: pad.toDataURL("image/png") });
+    const prediction = bundled === null
+      ? await post("/api/predict", { png: pad.toDataURL("image/png") })
+      : await readHere();
     if (asked > clearedAt) show(prediction);
   } catch (error) {
     if (asked > clearedAt) $("confidence").textContent = `Error: ${error.message}`;
@@ -135,6 +144,17 @@ async function predict() {
     busy = false;
     if (version !== asked && version > clearedAt) predict();
   }
+}
+
+async function readHere() {
+  // the server's reading, in the browser: the ink is the canvas's opacity, as the server reads it from the PNG
+  const model = await bundledModel;
+  const rgba = ink.getImageData(0, 0, pad.width, pad.height).data;
+  const alpha = new Float32Array(pad.width * pad.height);
+  for (let i = 0; i < alpha.length; i++) alpha[i] = rgba[4 * i + 3];
+  const rows = prepare(alpha, pad.width, pad.height);
+  if (rows === null) throw new Error("the drawing is blank (no pixel has ink); draw a digit first");
+  return readDigit(model, rows, STRONGEST);
 }
 
 async function store(label) {
@@ -267,8 +287,7 @@ function renderUnits(units) {
 // ------------------------------------------------------------------------------------------------ start
 async function loadModelInfo() {
   try {
-    const response = await fetch("/api/model");
-    const model = await response.json();
+    const model = bundled === null ? await (await fetch("/api/model")).json() : (await bundledModel).info;
     const accuracy = model.test_accuracy === null ? "" : `, ${(100 * model.test_accuracy).toFixed(1)}% right on the ${model.data} test set`;
     const corrections = model.corrections ? `; ${model.corrections} of your digits saved` : "";
     $("model-info").textContent = `Network ${model.sizes.join(" → ")}${accuracy}${corrections}.`;
@@ -277,5 +296,11 @@ async function loadModelInfo() {
   }
 }
 
+if (bundled !== null) {
+  // no server to save corrections to
+  $("correct").hidden = true;
+  document.querySelector("footer p").textContent =
+    "Everything runs in this browser: the network's weights came with the page, and nothing is sent anywhere.";
+}
 clear();
 loadModelInfo();

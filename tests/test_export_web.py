@@ -1,0 +1,162 @@
+"""The drawing page exported as static files: served by `python -m http.server`, run in real Chromium.
+
+The same page as `digitnet serve`'s, with the preparation of the drawing and the network in JavaScript; each is
+held here against its Python original (drawing.prepare, Network.predict_proba).
+"""
+
+import base64
+import json
+import re
+import selectors
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from digitnet.cli import main
+from digitnet.drawing import prepare
+from digitnet.export.web import save_web
+from digitnet.io import load_model
+from digitnet.network import Network
+from strokes import DIGITS, render
+from test_browser import CHROMIUM, LAPTOP, draw_with_mouse, ink_on, wait_until_read
+
+# Arrays cross into the page as base64 of their float32 bytes, much faster than lists of numbers.
+FLOATS = "text => new Float32Array(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer)"
+
+
+def floats(array: np.ndarray) -> str:
+    return base64.b64encode(np.ascontiguousarray(array, dtype="<f4").tobytes()).decode()
+
+
+browser_only = pytest.mark.skipif(
+    not CHROMIUM.exists(), reason="no Chromium at /usr/bin/chromium; install Debian's: apt-get install chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def exported(reader_model, tmp_path_factory):
+    out = tmp_path_factory.mktemp("web") / "page"
+    assert main(["export", str(reader_model), "--format", "web", "--out", str(out)]) == 0
+    return out
+
+
+@pytest.fixture(scope="module")
+def static_url(exported):
+    """`python -m http.server` on a free port of 127.0.0.1, serving the exported folder and nothing else."""
+    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(exported)]
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    try:
+        with selectors.DefaultSelector() as selector:
+            selector.register(process.stdout, selectors.EVENT_READ)
+            assert selector.select(30), "http.server printed nothing within 30 s"
+        port = re.search(r"port (\d+)", process.stdout.readline()).group(1)
+        yield f"http://127.0.0.1:{port}/"
+    finally:
+        process.terminate()
+        process.wait(timeout=10)
+        process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def page(static_url):
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
+        context = browser.new_context(viewport=LAPTOP)
+        page = context.new_page()
+        page.problems, page.requested = [], []
+        page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
+        page.on("pageerror", lambda error: page.problems.append(str(error)))
+        page.on("request", lambda request: page.requested.append(request.url))
+        page.goto(static_url)
+        yield page
+        browser.close()
+
+
+def test_the_folder_holds_the_servers_page_and_the_weights(exported, reader_model):
+    assert sorted(p.name for p in exported.iterdir()) == ["index.html", "model.bin", "model.json", "static"]
+    assert sorted(p.name for p in (exported / "static").iterdir()) == ["app.js", "offline.js", "style.css"]
+    model = json.loads((exported / "model.json").read_text())
+    network, _ = load_model(reader_model)
+    weights = np.fromfile(exported / "model.bin", dtype="<f4")
+    start, length = model["layers"][0]["W"]
+    np.testing.assert_array_equal(weights[start : start + length].reshape(784, 128), network.dense_layers[0].W)
+    assert '<meta name="digitnet-model" content="model.json">' in (exported / "index.html").read_text()
+
+
+@browser_only
+def test_digits_drawn_with_the_mouse_are_read_in_the_browser_alone(page, static_url):
+    assert page.locator("#correct").is_hidden()  # no server to save corrections to
+    for digit in (0, 1, 3, 7):
+        draw_with_mouse(page, DIGITS[digit])
+        wait_until_read(page)
+        assert page.locator("#digit").text_content() == str(digit)
+        assert float(page.locator("#confidence").text_content().split("%")[0]) > 50
+        assert ink_on(page, "#seen") > 40 and page.locator("#units figure").count() > 0  # the look inside too
+        page.get_by_role("button", name="Clear").click()
+    assert page.locator("#model-info").text_content().startswith("Network 784 → 128 → 10")
+    assert page.problems == []
+    assert page.requested and all(url.startswith(static_url) for url in page.requested), page.requested
+
+
+@browser_only
+def test_the_pages_preparation_gives_drawing_prepares_image(page):
+    rng = np.random.default_rng(0)
+    inks = [np.asarray(render(strokes).getchannel("A"), np.float32) for strokes in DIGITS.values()]
+    for _ in range(12):  # blocks of ink of any size and place, with specks that the crop must ignore
+        h, w = rng.integers(3, 300, 2)
+        ink = np.zeros((h, w), np.float32)
+        top, left = rng.integers(0, h), rng.integers(0, w)
+        ink[top : top + rng.integers(1, h + 1), left : left + rng.integers(1, w + 1)] = rng.uniform(1, 255)
+        ink += (rng.random((h, w)) < 0.03) * rng.uniform(0, 255, (h, w))
+        inks.append(ink.astype(np.float32))
+    got = page.evaluate(
+        f"inks => inks.map(([ink, w, h]) => prepare(({FLOATS})(ink), w, h))",
+        [[floats(ink), ink.shape[1], ink.shape[0]] for ink in inks],
+    )
+    for ink, rows in zip(inks, got, strict=True):
+        assert np.abs(np.array(rows) - prepare(ink).astype(int)).max() <= 1  # within rounding
+
+
+@browser_only
+def test_the_pages_network_gives_digitnets_probabilities(page, tmp_path):
+    # A fresh network with two hidden layers and dropout, exported beside the page's own, read by the page's code.
+    network = Network([784, 48, 24, 10], seed=5, dropout=0.2)
+    save_web(network, tmp_path / "deep", {})
+    pixels = np.random.default_rng(1).integers(0, 256, (8, 784), dtype=np.uint8)
+    layers = json.loads((tmp_path / "deep" / "model.json").read_text())["layers"]
+    weights = base64.b64encode((tmp_path / "deep" / "model.bin").read_bytes()).decode()
+    probabilities = page.evaluate(
+        f"""([layers, weights, digits]) => {{
+            const all = ({FLOATS})(weights);
+            const array = ([start, length]) => all.subarray(start, start + length);
+            const model = {{ input_scale: 1 / 255, layers: layers.map((l) =>
+                l.type === "dense" ? {{ ...l, W: array(l.W), b: array(l.b) }} : l) }};
+            return digits.map((rows) => readDigit(model, rows, 6).probabilities);
+        }}""",
+        [layers, weights, pixels.reshape(8, 28, 28).tolist()],
+    )
+    np.testing.assert_allclose(probabilities, network.predict_proba(pixels), rtol=0, atol=1e-5)
+
+
+def test_export_refuses_a_foreign_folder_and_a_model_that_is_not_of_digits(reader_model, tmp_path, capsys):
+    foreign = tmp_path / "notes"
+    foreign.mkdir()
+    (foreign / "mine.txt").write_text("keep me")
+    assert main(["export", str(reader_model), "--format", "web", "--out", str(foreign)]) == 2
+    assert "is not an earlier web export" in capsys.readouterr().err
+    assert [p.name for p in foreign.iterdir()] == ["mine.txt"]
+    with pytest.raises(Exception, match="784 inputs, 10 classes"):
+        save_web(Network([20, 8, 3]), tmp_path / "small", {})
+    assert not (tmp_path / "small").exists() and not list(tmp_path.glob(".small*"))
+
+
+def test_an_earlier_export_is_replaced_whole(reader_model, tmp_path):
+    out = tmp_path / "page"
+    save_web(Network([784, 8, 10], seed=1), out, {})
+    assert main(["export", str(reader_model), "--format", "web", "--out", str(out)]) == 0
+    assert json.loads((out / "model.json").read_text())["info"]["sizes"] == [784, 128, 10]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["page"]  # no temporary folders left beside it
