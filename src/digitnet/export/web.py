@@ -10,7 +10,7 @@ else. The page finds the tag, loads the weights and does in JavaScript what the 
 (``static/offline.js``): the MNIST-style preparation of the drawing, step by step, and the forward pass.
 
 Why a forward pass written by hand rather than onnxruntime-web: for these networks it is two short loops (a
-matrix-vector product and a ReLU), about 40 lines that a reader can follow beside ``layers.py``, and it reads a
+matrix-vector product and a ReLU), about 60 lines that a reader can follow beside ``layers.py``, and it reads a
 digit in well under a millisecond. onnxruntime-web would add about 10 MB of WebAssembly to every export, and npm at
 export time, to run the same two operations.
 """
