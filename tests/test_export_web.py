@@ -36,27 +36,38 @@ browser_only = pytest.mark.skipif(
 
 
 @pytest.fixture(scope="module")
-def exported(reader_model, tmp_path_factory):
-    out = tmp_path_factory.mktemp("web") / "page"
+def site(tmp_path_factory):
+    """The folder the static server serves: the exported page is its page/, other exports may go beside it."""
+    return tmp_path_factory.mktemp("site")
+
+
+@pytest.fixture(scope="module")
+def exported(reader_model, site):
+    out = site / "page"
     assert main(["export", str(reader_model), "--format", "web", "--out", str(out)]) == 0
     return out
 
 
 @pytest.fixture(scope="module")
-def static_url(exported):
-    """`python -m http.server` on a free port of 127.0.0.1, serving the exported folder and nothing else."""
-    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(exported)]
+def origin(site):
+    """`python -m http.server` on a free port of 127.0.0.1, serving ``site`` and nothing else."""
+    command = [sys.executable, "-u", "-m", "http.server", "0", "--bind", "127.0.0.1", "--directory", str(site)]
     process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     try:
         with selectors.DefaultSelector() as selector:
             selector.register(process.stdout, selectors.EVENT_READ)
             assert selector.select(30), "http.server printed nothing within 30 s"
         port = re.search(r"port (\d+)", process.stdout.readline()).group(1)
-        yield f"http://127.0.0.1:{port}/"
+        yield f"http://127.0.0.1:{port}"
     finally:
         process.terminate()
         process.wait(timeout=10)
         process.stdout.close()
+
+
+@pytest.fixture(scope="module")
+def static_url(origin, exported):
+    return f"{origin}/page/"
 
 
 @pytest.fixture(scope="module")
@@ -122,22 +133,17 @@ def test_the_pages_preparation_gives_drawing_prepares_image(page):
 
 
 @browser_only
-def test_the_pages_network_gives_digitnets_probabilities(page, tmp_path):
-    # A fresh network with two hidden layers and dropout, exported beside the page's own, read by the page's code.
+def test_the_pages_network_gives_digitnets_probabilities(page, site):
+    # A fresh network with two hidden layers and dropout, exported beside the page and loaded by the page's code.
     network = Network([784, 48, 24, 10], seed=5, dropout=0.2)
-    save_web(network, tmp_path / "deep", {})
+    save_web(network, site / "deep", {})
     pixels = np.random.default_rng(1).integers(0, 256, (8, 784), dtype=np.uint8)
-    layers = json.loads((tmp_path / "deep" / "model.json").read_text())["layers"]
-    weights = base64.b64encode((tmp_path / "deep" / "model.bin").read_bytes()).decode()
     probabilities = page.evaluate(
-        f"""([layers, weights, digits]) => {{
-            const all = ({FLOATS})(weights);
-            const array = ([start, length]) => all.subarray(start, start + length);
-            const model = {{ input_scale: 1 / 255, layers: layers.map((l) =>
-                l.type === "dense" ? {{ ...l, W: array(l.W), b: array(l.b) }} : l) }};
+        """async (digits) => {
+            const model = await loadBundledModel("/deep/model.json");
             return digits.map((rows) => readDigit(model, rows, 6).probabilities);
-        }}""",
-        [layers, weights, pixels.reshape(8, 28, 28).tolist()],
+        }""",
+        pixels.reshape(8, 28, 28).tolist(),
     )
     np.testing.assert_allclose(probabilities, network.predict_proba(pixels), rtol=0, atol=1e-5)
 

@@ -122,27 +122,43 @@ function resamplePass(image, width, height, outSize, horizontal) {
 }
 
 // ---------------------------------------------------------------------------------------------- the network
-// The layers of model.json, with their arrays cut out of model.bin (float32, little-endian). Rows are examples, as
-// in digitnet: a Dense layer's W is (n_in, n_out), stored row by row, and Z = X @ W + b.
+// The layers of model.json, with their arrays cut out of model.bin (float32, little-endian). Rows are examples and
+// images are channels-last, as in digitnet: a Dense layer's W is (n_in, n_out) and Z = X @ W + b; a convolution's
+// W is (k, k, c_in, c_out) and an image (h, w, c) is stored row by row, channel fastest. Every array is read in
+// that order, so one image is simply a Float32Array of h * w * c values.
+const MAP_CHANNELS = 8; // channels of each convolution block shown (serve.MAP_CHANNELS)
+const ARRAYS = ["W", "b", "gamma", "beta", "running_mean", "running_var"];
+
 async function loadBundledModel(url) {
   const model = await (await fetch(url)).json();
   const buffer = await (await fetch(new URL(model.weights, new URL(url, location.href)))).arrayBuffer();
-  const array = ([start, length]) => new Float32Array(buffer, 4 * start, length);
-  model.layers = model.layers.map((layer) =>
-    layer.type === "dense" ? { ...layer, W: array(layer.W), b: array(layer.b) } : layer);
+  const all = new Float32Array(buffer);
+  model.layers = model.layers.map((layer) => {
+    const loaded = { ...layer };
+    for (const key of ARRAYS) {
+      if (key in layer) loaded[key] = all.subarray(layer[key][0], layer[key][0] + layer[key][1]);
+    }
+    return loaded;
+  });
   return model;
 }
 
-// What the server's /api/predict answers, computed here: the digit, probabilities, input, hidden activations and
-// the strongest units of the first hidden layer with their weights.
+// What the server's /api/predict answers, computed here: the digit, probabilities, input, hidden activations (or a
+// convolutional network's feature maps) and the strongest units of a dense first hidden layer with their weights.
 function readDigit(model, rows, strongestCount) {
   let A = Float32Array.from(rows.flat(), (v) => v * model.input_scale); // (784,) in [0, 1]
-  const hidden = [];
+  let shape = model.input_shape ?? [A.length]; // (h, w, c) for a convolutional network, else (784,)
+  const hidden = [], maps = [];
   for (const layer of model.layers) {
-    if (layer.type === "dense") A = dense(A, layer);
+    if (layer.type === "dense") [A, shape] = [dense(A, layer), [layer.n_out]];
+    else if (layer.type === "conv") [A, shape] = conv(A, shape, layer);
+    else if (layer.type === "pool") [A, shape] = pool(A, shape);
+    else if (layer.type === "bn") A = batchNorm(A, layer);
+    else if (layer.type === "flatten") shape = [A.length]; // (h, w, c) row by row is already the flat row
     else if (layer.type === "relu") {
       A = A.map((z) => Math.max(z, 0)); // A = max(Z, 0)
-      hidden.push(A);
+      if (shape.length === 3) maps.push(featureMaps(A, shape));
+      else hidden.push(A);
     }
   }
   const top = Math.max(...A); // softmax with the maximum subtracted, so exp cannot overflow
@@ -150,24 +166,90 @@ function readDigit(model, rows, strongestCount) {
   const total = e.reduce((s, v) => s + v, 0);
   const probabilities = e.map((v) => v / total);
   const digit = probabilities.indexOf(Math.max(...probabilities));
+  const firstDense = model.layers[0].type === "dense";
   return {
     digit,
     probabilities,
     pixels: rows,
     hidden: hidden.map((h) => Array.from(h)),
-    strongest: hidden.length ? strongestUnits(model.layers[0], hidden[0], strongestCount) : [],
+    maps,
+    strongest: firstDense && hidden.length ? strongestUnits(model.layers[0], hidden[0], strongestCount) : [],
   };
 }
 
 function dense(X, layer) {
   const { n_in: nIn, n_out: nOut, W, b } = layer;
-  const Z = Float32Array.from(b); // Z = b + X @ W, one input row at a time
+  const Z = Float32Array.from(b); // Z = b + X @ W, one input value at a time
   for (let i = 0; i < nIn; i++) {
     const x = X[i];
-    if (x === 0) continue; // most pixels are background
+    if (x === 0) continue; // most pixels, and half the units after a ReLU, are 0
     for (let j = 0; j < nOut; j++) Z[j] += x * W[i * nOut + j];
   }
   return Z;
+}
+
+function conv(X, [h, w, cIn], { k, pad, c_out: cOut, W, b }) {
+  // Z[y, x, o] = b[o] + sum over i, j, c of X[y + i - pad, x + j - pad, c] * W[i, j, c, o]; zeros outside X
+  const hOut = h + 2 * pad - k + 1, wOut = w + 2 * pad - k + 1;
+  const Z = new Float32Array(hOut * wOut * cOut);
+  for (let y = 0; y < hOut; y++) {
+    for (let x = 0; x < wOut; x++) {
+      const z = (y * wOut + x) * cOut;
+      Z.set(b, z);
+      for (let i = 0; i < k; i++) {
+        const yi = y + i - pad;
+        if (yi < 0 || yi >= h) continue;
+        for (let j = 0; j < k; j++) {
+          const xj = x + j - pad;
+          if (xj < 0 || xj >= w) continue;
+          for (let c = 0; c < cIn; c++) {
+            const v = X[(yi * w + xj) * cIn + c];
+            if (v === 0) continue;
+            const row = ((i * k + j) * cIn + c) * cOut;
+            for (let o = 0; o < cOut; o++) Z[z + o] += v * W[row + o];
+          }
+        }
+      }
+    }
+  }
+  return [Z, [hOut, wOut, cOut]];
+}
+
+function pool(X, [h, w, c]) {
+  // the largest value of each 2x2 window; an odd last row or column is dropped
+  const h2 = Math.floor(h / 2), w2 = Math.floor(w / 2);
+  const A = new Float32Array(h2 * w2 * c).fill(-Infinity);
+  for (let y = 0; y < 2 * h2; y++) {
+    for (let x = 0; x < 2 * w2; x++) {
+      const into = ((y >> 1) * w2 + (x >> 1)) * c, from = (y * w + x) * c;
+      for (let ch = 0; ch < c; ch++) A[into + ch] = Math.max(A[into + ch], X[from + ch]);
+    }
+  }
+  return [A, [h2, w2, c]];
+}
+
+function batchNorm(X, { gamma, beta, running_mean: mean, running_var: variance, eps }) {
+  // inference: A = gamma * (X - mean) / sqrt(var + eps) + beta, per channel (the last axis)
+  const c = gamma.length;
+  return X.map((v, i) => {
+    const ch = i % c;
+    return (gamma[ch] * (v - mean[ch])) / Math.sqrt(variance[ch] + eps) + beta[ch];
+  });
+}
+
+function featureMaps(A, [h, w, c]) {
+  // one block's first channels, each an image scaled to 0-255 by its own largest value, as the server sends them
+  const channels = [];
+  for (let ch = 0; ch < Math.min(c, MAP_CHANNELS); ch++) {
+    let top = 1e-12;
+    for (let i = ch; i < A.length; i += c) top = Math.max(top, A[i]);
+    const rows = [];
+    for (let y = 0; y < h; y++) {
+      rows.push(Array.from({ length: w }, (_, x) => roundHalfEven((255 * A[(y * w + x) * c + ch]) / top)));
+    }
+    channels.push(rows);
+  }
+  return { size: [h, w, c], channels };
 }
 
 function strongestUnits(first, activations, k) {
