@@ -6,10 +6,13 @@ import numpy as np
 import onnx
 import onnxruntime as ort
 
+from digitnet import experiment
 from digitnet.cli import main
+from digitnet.config import TrainConfig
 from digitnet.data import load
 from digitnet.export.onnx import IR_VERSION, OPSET, save_onnx
 from digitnet.io import load_model
+from digitnet.layers import BatchNorm
 from digitnet.network import Network, pixels_to_inputs
 
 
@@ -66,3 +69,32 @@ def test_export_refuses_a_missing_model_and_an_unwritable_path(trained_run, tmp_
     assert main(["export", str(trained_run / "model.safetensors"), "--format", "onnx", "--out", str(out)]) == 2
     assert "cannot write" in capsys.readouterr().err
     assert not out.parent.exists()
+
+
+def test_a_convolutional_network_gives_digitnets_predictions_in_onnxruntime(tmp_path):
+    # Trained briefly so that batch norm's running statistics are real ones; both paddings, pooling of an odd size.
+    config = TrainConfig(sizes="conv3x3x4-bn-pool-conv3x3x6:valid-bn-pool-24-10", epochs=1, dev_size=500, batch_size=64)
+    network, _, _ = experiment.run(config, load("sample"))
+    path = save_onnx(network, tmp_path / "cnn.onnx")
+    onnx.checker.check_model(str(path), full_check=True)
+    ops = [n.op_type for n in onnx.load(str(path)).graph.node]
+    assert ops[:3] == ["Reshape", "Transpose", "Conv"] and ops.count("BatchNormalization") == 2
+    assert ops.count("MaxPool") == 2 and ops[ops.index("Flatten") - 1] == "Transpose"
+    test = load("sample").test
+    probabilities, _ = run_onnx(path, test.X)
+    np.testing.assert_array_equal(probabilities.argmax(axis=1), network.predict(test.X))
+    np.testing.assert_allclose(probabilities, network.predict_proba(test.X), rtol=0, atol=1e-5)
+
+
+def test_batch_norm_after_a_dense_layer_and_channels_laid_out_for_flatten(tmp_path):
+    # Random statistics, so that a mix-up of mean, variance, scale or shift, or of the channel order, shows.
+    network = Network("conv5x5x3-bn-pool-12-bn-10", seed=2)
+    rng = np.random.default_rng(3)
+    for _, layer in network.named_layers():
+        if isinstance(layer, BatchNorm):
+            for array in (layer.gamma, layer.beta, layer.running_mean):
+                array[...] = rng.normal(0, 0.5, array.shape)
+            layer.running_var[...] = rng.uniform(0.5, 2, layer.running_var.shape)
+    pixels = rng.integers(0, 256, (30, 784), dtype=np.uint8)
+    probabilities, _ = run_onnx(save_onnx(network, tmp_path / "bn.onnx"), pixels)
+    np.testing.assert_allclose(probabilities, network.predict_proba(pixels), rtol=0, atol=1e-5)

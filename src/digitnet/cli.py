@@ -429,7 +429,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         network, meta = load_model(args.model)
         metadata = {"classes": meta["classes"], "source": str(args.model)}
         _write_or_fail(args.out, lambda: save_onnx(network, args.out, metadata))
-        print(f"wrote {args.out}: ONNX opset {OPSET}, input float32 (n, {network.sizes[0]}) = pixels / 255")
+        print(f"wrote {args.out}: ONNX opset {OPSET}, input float32 (n, {network.n_inputs}) = pixels / 255")
     else:
         from .export.web import save_web
 
