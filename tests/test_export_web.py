@@ -18,6 +18,7 @@ from digitnet.cli import main
 from digitnet.drawing import prepare
 from digitnet.export.web import save_web
 from digitnet.io import load_model
+from digitnet.layers import BatchNorm
 from digitnet.network import Network
 from strokes import DIGITS, render
 from test_browser import CHROMIUM, LAPTOP, draw_with_mouse, ink_on, wait_until_read
@@ -146,6 +147,35 @@ def test_the_pages_network_gives_digitnets_probabilities(page, site):
         pixels.reshape(8, 28, 28).tolist(),
     )
     np.testing.assert_allclose(probabilities, network.predict_proba(pixels), rtol=0, atol=1e-5)
+
+
+@browser_only
+def test_the_pages_network_runs_convolutional_networks_too(page, site):
+    network = Network("conv3x3x4-bn-pool-conv3x3x6:valid-bn-pool-16-10", seed=4)
+    rng = np.random.default_rng(2)
+    for _, layer in network.named_layers():  # statistics of a trained network, not the identity
+        if isinstance(layer, BatchNorm):
+            layer.running_mean[...] = rng.normal(0, 0.3, layer.running_mean.shape)
+            layer.running_var[...] = rng.uniform(0.5, 2, layer.running_var.shape)
+            layer.gamma[...] = rng.uniform(0.5, 1.5, layer.gamma.shape)
+    save_web(network, site / "cnn", {})
+    pixels = rng.integers(0, 256, (4, 784), dtype=np.uint8)
+    readings = page.evaluate(
+        """async (digits) => {
+            const model = await loadBundledModel("/cnn/model.json");
+            return digits.map((rows) => readDigit(model, rows, 6));
+        }""",
+        pixels.reshape(4, 28, 28).tolist(),
+    )
+    probabilities = [reading["probabilities"] for reading in readings]
+    np.testing.assert_allclose(probabilities, network.predict_proba(pixels), rtol=0, atol=1e-5)
+    _, hidden = network.activations(network.inputs(pixels[:1]))
+    maps = readings[0]["maps"]  # what the server's look inside shows: each block's first channels, 0-255
+    assert [m["size"] for m in maps] == [list(A.shape[1:]) for A in hidden if A.ndim == 4] == [[28, 28, 4], [12, 12, 6]]
+    first = hidden[0][0, :, :, 0]
+    assert np.abs(np.array(maps[0]["channels"][0]) - np.rint(255 * first / first.max())).max() <= 1
+    # the dense hidden layer's 16 units; no strongest units, as the first layer is a convolution (as on the server)
+    assert [len(h) for h in readings[0]["hidden"]] == [16] and readings[0]["strongest"] == []
 
 
 def test_export_refuses_a_foreign_folder_and_a_model_that_is_not_of_digits(reader_model, tmp_path, capsys):
