@@ -55,6 +55,16 @@ def test_fit_predict_on_digits_with_string_labels_and_a_dev_split(digits):
     np.testing.assert_array_equal(model.predict(X_test), model.classes_[P.argmax(axis=1)])
 
 
+def test_a_convolutional_spec_reads_rows_as_images(digits):
+    X, y, X_test, y_test = digits
+    model = DigitnetClassifier(sizes="conv3x3x4-pool-10", epochs=2, batch_size=64, learning_rate=0.05)
+    assert model.fit(X, y).score(X_test, y_test) > 0.7
+    assert model.get_params()["sizes"] == "conv3x3x4-pool-10"  # the parameter as given, as scikit-learn requires
+    assert model.network_.input_shape == (28, 28, 1)
+    with pytest.raises(ValueError, match="image of 784 values, but X has 64 features"):
+        model.fit(X[:, :64], y)
+
+
 def test_bad_parameters_are_refused_at_fit_with_the_field_named(digits):
     X, y, _, _ = digits
     with pytest.raises(Exception, match="learning_rate must be greater than 0"):

@@ -11,10 +11,13 @@ options of ``digitnet train``; ``GridSearchCV(..., {"learning_rate": [0.05, 0.2]
 
 The data decides the two ends of ``sizes``: at ``fit`` time the first size becomes the number of features of ``X``
 and the last the number of classes in ``y``; the sizes between are the hidden layers. ``sizes=(784, 800, 10)``
-therefore means "one hidden layer of 800" on any data. ``X`` may be uint8 pixels, which are scaled to [0, 1] as
-everywhere in digitnet, or any other numbers, which are used as they are (scale them first, e.g. with
-``StandardScaler`` in a ``Pipeline``). Labels may be of any kind ``numpy.unique`` sorts (digits, strings...);
-``classes_`` lists them and ``predict`` returns them.
+therefore means "one hidden layer of 800" on any data. A convolutional spec (``"conv5x5x32-pool-128-10"``, see
+``digitnet.spec``) reads each row as a 28x28 image (or the image its first entry names), so ``X`` must have that
+many features; its last entry, too, becomes the number of classes.
+
+``X`` may be uint8 pixels, which are scaled to [0, 1] as everywhere in digitnet, or any other numbers, which are
+used as they are (scale them first, e.g. with ``StandardScaler`` in a ``Pipeline``). Labels may be of any kind
+``numpy.unique`` sorts (digits, strings...); ``classes_`` lists them and ``predict`` returns them.
 
 A fitted classifier holds the trained ``network_`` (a ``digitnet.Network``) and its training ``history_``.
 """
@@ -29,6 +32,7 @@ from sklearn.base import BaseEstimator, ClassifierMixin
 from sklearn.utils.multiclass import check_classification_targets
 from sklearn.utils.validation import check_is_fitted, validate_data
 
+from . import spec
 from .config import TrainConfig
 from .data import dev_split
 from .network import Network
@@ -56,9 +60,17 @@ class DigitnetClassifier(ClassifierMixin, BaseEstimator):
 
     def _config(self, n_features: int, n_classes: int) -> TrainConfig:
         params = {name: getattr(self, name) for name in DEFAULTS}
-        sizes = tuple(params["sizes"])
-        params["sizes"] = (n_features, *sizes[1:-1], n_classes)  # the ends come from the data
-        return TrainConfig(**params)
+        sizes = spec.normalize(params["sizes"])
+        # The ends come from the data; an image input (28x28x1, before a convolution) keeps its shape.
+        first = sizes[0] if isinstance(sizes[0], str) else n_features
+        params["sizes"] = (first, *sizes[1:-1], n_classes)
+        config = TrainConfig(**params)
+        if spec.input_width(config.sizes) != n_features:
+            raise ValueError(
+                f"sizes {spec.to_text(config.sizes)} reads each row as a {first} image of "
+                f"{spec.input_width(config.sizes)} values, but X has {n_features} features"
+            )
+        return config
 
     def fit(self, X, y) -> DigitnetClassifier:
         # uint8 pixels stay uint8 (the network scales them); any other numbers become floats.
