@@ -41,6 +41,8 @@ def test_search_space_from_toml_json_and_options(tmp_path):
     assert sweep.parse_search("optimizer=adam|momentum").choices == ("adam", "momentum")
     assert sweep.parse_search("nesterov=true|false").choices == (True, False)
     assert sweep.to_field("sizes", sweep.parse_search("sizes=784,32,10|784,64,10").choices[1]) == (784, 64, 10)
+    conv = sweep.parse_search("sizes=784,32,10|conv5x5x8-pool-10").choices[1]
+    assert sweep.to_field("sizes", conv) == ("28x28x1", "conv5x5x8", "pool", 10)
 
 
 @pytest.mark.parametrize(

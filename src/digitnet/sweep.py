@@ -7,7 +7,7 @@ A search space names fields and the values to try, in a small TOML or JSON file:
     high = 0.5
     log = true
 
-    [sizes]                    # a list of choices
+    [sizes]                    # a list of choices (a convolutional spec too: "conv5x5x32-pool-128-10")
     choices = ["784,128,10", "784,256,10"]
 
 or as command-line options, ``--search learning_rate=0.01..0.5:log --search sizes=784,128,10|784,256,10``.
@@ -39,6 +39,7 @@ from typing import Any
 
 import optuna
 
+from . import spec
 from .config import TrainConfig
 from .data import Dataset
 from .errors import ConfigError, DivergenceError
@@ -68,8 +69,8 @@ class Param:
 
 def to_field(name: str, value: Any) -> Any:
     """A value as stored by Optuna (numbers, strings, booleans) -> the TrainConfig field's value."""
-    if name == "sizes":  # choices of sizes are strings, "784,128,10": Optuna's categorical values are plain
-        return tuple(int(part) for part in str(value).split(","))
+    if name == "sizes":  # choices of sizes are text, "784,128,10" or "conv5x5x32-pool-10": Optuna's are plain values
+        return spec.normalize(str(value))
     return value
 
 
@@ -87,7 +88,7 @@ def make_param(name: str, spec: Any) -> Param:
         if not isinstance(choices, list) or not choices:
             raise ConfigError(f"search space: {name} choices must be a non-empty list, got {choices!r}")
         if name == "sizes":
-            choices = [",".join(map(str, c)) if isinstance(c, list) else str(c) for c in choices]
+            choices = [spec.to_text(spec.normalize(c)) if isinstance(c, list) else str(c) for c in choices]
         for choice in choices:  # each must make a valid configuration on its own
             try:
                 TrainConfig(**{name: to_field(name, choice)})
