@@ -2,11 +2,14 @@
 # Start Debian's PostgreSQL and make a user and database for the sweep tests; print the URL they connect to.
 # Safe to run again: each step is skipped when already done. Run as root (CI is).
 set -euo pipefail
-if ! command -v pg_lsclusters >/dev/null 2>&1; then
+if ! compgen -G "/usr/lib/postgresql/*/bin/postgres" >/dev/null || ! command -v pg_lsclusters >/dev/null 2>&1; then
     apt-get update -q >&2
     DEBIAN_FRONTEND=noninteractive apt-get install -y -q postgresql >&2
 fi
-# The first cluster Debian made (e.g. "15 main"); start it unless it is running.
+# The first cluster Debian made (e.g. "15 main"), made now if the package was installed without one.
+if [ -z "$(pg_lsclusters --no-header)" ]; then
+    pg_createcluster "$(ls /usr/lib/postgresql | sort -V | tail -n 1)" main >&2
+fi
 read -r version cluster _ < <(pg_lsclusters --no-header | head -n 1)
 if ! pg_lsclusters --no-header | head -n 1 | grep -q online; then
     pg_ctlcluster "$version" "$cluster" start >&2
