@@ -69,6 +69,15 @@ def test_bad_space_file_and_missing_space_exit_2(tmp_path, capsys):
     assert "is not valid json" in capsys.readouterr().err
     assert main(["sweep", *QUICK, "--out", str(tmp_path / "out")]) == 2
     assert "nothing to search" in capsys.readouterr().err
+    assert main(["sweep", *QUICK, "--dev-size", "0", "--search", "epochs=1..2", "--out", str(tmp_path / "out")]) == 2
+    assert "give it a dev split" in capsys.readouterr().err
+    unreachable = "postgresql://nobody:secret@127.0.0.1:1/none"  # port 1: refused at once
+    assert (
+        main(["sweep", *QUICK, "--search", "epochs=1..2", "--storage", unreachable, "--out", str(tmp_path / "out")])
+        == 2
+    )
+    error = capsys.readouterr().err
+    assert "cannot open the study in postgresql://nobody:***@127.0.0.1:1/none" in error and "secret" not in error
     assert not (tmp_path / "out").exists()
 
 

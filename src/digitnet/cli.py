@@ -459,11 +459,15 @@ def cmd_sweep(args: argparse.Namespace) -> int:
         raise ConfigError("nothing to search: pass --space FILE or --search NAME=SPEC, e.g. --search epochs=2..8")
     base = config_from_args(args)
     dataset = _load(args.data, quiet=args.quiet)
-    out = prepare_out_dir(args.out)
-    storage = args.storage or out / "study.journal"
+    sweep.check_sweep(space, base, dataset)
+    storage = args.storage or args.out / "study.journal"
+    if "://" not in str(storage):
+        prepare_out_dir(args.out)  # the default journal lives there; a database is tried first, before any folder
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # one line per trial below instead of Optuna's own
     study = sweep.open_study(args.study, storage, prune=args.prune)
-    _say(args, f"digitnet sweep: study {args.study!r} in {storage}, {args.trials} trials in {sweep.worker_name()}")
+    out = prepare_out_dir(args.out)
+    where = sweep.shown(storage)
+    _say(args, f"digitnet sweep: study {args.study!r} in {where}, {args.trials} trials in {sweep.worker_name()}")
 
     def on_trial(trial) -> None:
         params = " ".join(f"{k}={v}" for k, v in trial.params.items())

@@ -29,6 +29,7 @@ import dataclasses
 import json
 import math
 import os
+import re
 import socket
 import threading
 import time
@@ -156,6 +157,11 @@ def parse_search(text: str) -> Param:
     return make_param(name, {"choices": choices})
 
 
+def shown(storage: str | os.PathLike) -> str:
+    """The storage as it may be printed: a database URL's password replaced by ***."""
+    return re.sub(r"(://[^:/@]+:)[^@]*@", r"\1***@", str(storage))
+
+
 def open_storage(storage: str | os.PathLike):
     """A database URL (``postgresql://...``, ``sqlite:///...``) or a path to a journal file (made if missing)."""
     text = str(storage)
@@ -193,7 +199,7 @@ def open_study(name: str, storage: str | os.PathLike, *, prune: bool = True, see
                 time.sleep(0.5 * (attempt + 1))
                 continue
             message = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-            raise ConfigError(f"cannot open the study in {storage} ({message}); check --storage") from None
+            raise ConfigError(f"cannot open the study in {shown(storage)} ({message}); check --storage") from None
     raise AssertionError("unreachable")
 
 
@@ -210,6 +216,16 @@ class Best:
 
 def worker_name() -> str:
     return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def check_sweep(space: dict[str, Param], base: TrainConfig, dataset: Dataset) -> None:
+    """Refuse, before any trial, a sweep with no dev split or with sizes that do not fit the data."""
+    if base.dev_size == 0:
+        raise ConfigError("a sweep chooses on dev accuracy: give it a dev split, e.g. --dev-size 5000")
+    check_fits(base, dataset)
+    if "sizes" in space and space["sizes"].choices:
+        for choice in space["sizes"].choices:
+            check_fits(base.replace(sizes=to_field("sizes", choice)), dataset)
 
 
 def run_trials(
@@ -229,13 +245,7 @@ def run_trials(
     every trial when it ends (finished, pruned or failed); ``stop`` ends the sweep after the current trial; ``preset``
     names the base configuration in the summary.
     """
-    if base.dev_size == 0:
-        raise ConfigError("a sweep chooses on dev accuracy: give it a dev split, e.g. --dev-size 5000")
-    check_fits(base, dataset)
-    for param in space.values():
-        if param.name == "sizes" and param.choices:
-            for choice in param.choices:
-                check_fits(base.replace(sizes=to_field("sizes", choice)), dataset)
+    check_sweep(space, base, dataset)
     me = worker_name()
     best: Best | None = None
 
