@@ -98,7 +98,8 @@ def test_a_trial_below_the_median_is_pruned_after_its_first_epoch(tmp_path):
 
 def workers(storage: str, study: str, out: Path, n_workers: int = 2, trials: int = 2) -> list[str]:
     """Start `digitnet sweep` in ``n_workers`` processes at once on one study; returns what each printed."""
-    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    # BLAS may use 2 threads by its environment; each worker's --threads 1 must bring it down to 1.
+    env = {**os.environ, "PYTHONPATH": str(SRC), "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
     command = [sys.executable, "-m", "digitnet", "sweep", *QUICK, "--trials", str(trials), "--study", study]
     command += ["--storage", storage, "--search", "learning_rate=0.01..0.3:log", "--search", "batch_size=128|256"]
     processes = [
@@ -115,6 +116,7 @@ def check_shared_study(study: optuna.Study, outputs: list[str], out: Path) -> No
     assert len(trials) == 4  # 2 workers x 2 trials: the counts add up
     assert sorted(t.number for t in trials) == list(range(4))  # each trial once
     assert sorted(Counter(t.user_attrs["worker"] for t in trials).values()) == [2, 2]
+    assert {t.user_attrs["blas_threads"] for t in trials} == {1}  # --threads 1: workers do not fight over cores
     printed = [
         {int(line.split()[1].rstrip(":")) for line in o.splitlines() if line.startswith("trial ")} for o in outputs
     ]

@@ -252,6 +252,7 @@ def run_trials(
     def objective(trial: optuna.Trial) -> float:
         nonlocal best
         trial.set_user_attr("worker", me)
+        trial.set_user_attr("blas_threads", blas_threads())  # what the worker's limit left it
         try:
             config = base.replace(**{name: param.suggest(trial) for name, param in space.items()})
         except ConfigError as error:  # a combination no single choice rules out, e.g. a warm-up longer than the run
@@ -284,6 +285,14 @@ def run_trials(
 
     study.optimize(objective, n_trials=n_trials, callbacks=[after_trial], catch=(DivergenceError,))
     return best
+
+
+def blas_threads() -> int | None:
+    """The threads the BLAS library NumPy calls will use now (threadpoolctl), or None when it cannot tell."""
+    from threadpoolctl import threadpool_info
+
+    counts = [pool["num_threads"] for pool in threadpool_info() if pool["user_api"] == "blas"]
+    return max(counts) if counts else None
 
 
 def best_trial_is(study: optuna.Study, best: Best | None) -> bool:
