@@ -17,7 +17,9 @@ elastic distortions of a batch), ``config`` (TrainConfig and presets), ``train``
 (every source of digits), ``io`` (model files), ``experiment`` (a whole run), ``metrics`` (confusion matrix,
 precision, recall, calibration), ``plots`` (figures), ``report`` (a run's figures and report.html), ``progress``
 (the command line's progress bars), ``cli``, and for the drawing page ``drawing`` (a drawing prepared as MNIST
-was), ``corrections`` (your own labelled digits) and ``serve`` (the web app).
+was), ``corrections`` (your own labelled digits) and ``serve`` (the web app). Beyond digitnet, each an optional
+extra: ``export`` (``export.onnx``, an ONNX graph; ``export.web``, the drawing page as static files), ``sklearn``
+(``DigitnetClassifier``, scikit-learn's estimator API) and ``sweep`` (searches on Optuna, on one machine or many).
 """
 
 from .config import PRESETS, TrainConfig
