@@ -96,22 +96,29 @@ def test_a_trial_below_the_median_is_pruned_after_its_first_epoch(tmp_path):
     assert best.summary["sweep"]["params"] == study.best_trial.params
 
 
-def workers(storage: str, study: str, out: Path, n_workers: int = 2, trials: int = 2) -> list[str]:
+def workers(storage: str, study: str, out: Path, *options: str, n_workers: int = 2, trials: int = 2) -> list[str]:
     """Start `digitnet sweep` in ``n_workers`` processes at once on one study; returns what each printed."""
     # BLAS may use 2 threads by its environment; each worker's --threads 1 must bring it down to 1.
     env = {**os.environ, "PYTHONPATH": str(SRC), "OPENBLAS_NUM_THREADS": "2", "OMP_NUM_THREADS": "2"}
     command = [sys.executable, "-m", "digitnet", "sweep", *QUICK, "--trials", str(trials), "--study", study]
     command += ["--storage", storage, "--search", "learning_rate=0.01..0.3:log", "--search", "batch_size=128|256"]
+    command += options
     processes = [
         subprocess.Popen([*command, "--out", str(out / f"w{i}")], env=env, stdout=subprocess.PIPE, text=True)
         for i in range(n_workers)
     ]
-    outputs = [p.communicate(timeout=120)[0] for p in processes]
+    try:
+        outputs = [p.communicate(timeout=600)[0] for p in processes]  # seconds when idle; a busy machine is slower
+    finally:
+        for p in processes:  # a worker left behind by a failure is stopped, never left running
+            if p.poll() is None:
+                p.kill()
+                p.wait()
     assert [p.returncode for p in processes] == [0] * n_workers, outputs
     return outputs
 
 
-def check_shared_study(study: optuna.Study, outputs: list[str], out: Path) -> None:
+def check_shared_study(study: optuna.Study, outputs: list[str], out: Path) -> Path:
     trials = study.get_trials()
     assert len(trials) == 4  # 2 workers x 2 trials: the counts add up
     assert sorted(t.number for t in trials) == list(range(4))  # each trial once
@@ -126,12 +133,14 @@ def check_shared_study(study: optuna.Study, outputs: list[str], out: Path) -> No
     runs = {int(p.parent.name[1:]): json.loads(p.read_text())["sweep"]["trial"] for p in out.glob("w*/summary.json")}
     [worker] = [w for w, trial in runs.items() if trial == best]
     assert best in printed[worker] and (out / f"w{worker}" / "model.safetensors").is_file()
+    return out / f"w{worker}"
 
 
 def test_two_workers_share_a_journal_file(tmp_path):
     journal = tmp_path / "study.journal"
     outputs = workers(str(journal), "shared", tmp_path)
-    check_shared_study(sweep.open_study("shared", journal), outputs, tmp_path)
+    best_run = check_shared_study(sweep.open_study("shared", journal), outputs, tmp_path)
+    assert {"history.jsonl", "report.html", "metrics.json"} <= {p.name for p in best_run.iterdir()}  # like any run
 
 
 @pytest.mark.skipif(
@@ -141,7 +150,7 @@ def test_two_workers_share_a_journal_file(tmp_path):
 def test_two_workers_share_a_study_on_postgresql(tmp_path):
     assert POSTGRES_URL, "CI must set DIGITNET_TEST_POSTGRES_URL (.ci/run does, from .ci/postgres.sh)"
     name = f"test-{uuid.uuid4().hex[:12]}"  # a fresh study each run, in a database that outlives it
-    outputs = workers(POSTGRES_URL, name, tmp_path)
+    outputs = workers(POSTGRES_URL, name, tmp_path, "--no-report")
     study = sweep.open_study(name, POSTGRES_URL)
     try:
         check_shared_study(study, outputs, tmp_path)

@@ -406,6 +406,9 @@ def add_export_and_sweep(commands) -> None:
     )
     sweep.add_argument("--threads", type=int, default=1, metavar="N", help="BLAS threads for this worker (default 1)")
     sweep.add_argument("--prune", action=argparse.BooleanOptionalAction, default=True, help="median pruning")
+    sweep.add_argument(
+        "--report", action=argparse.BooleanOptionalAction, default=True, help="figures and report.html for the best run"
+    )
     sweep.add_argument("--preset", default=DEFAULT_PRESET, choices=sorted(PRESETS), help="the base configuration")
     sweep.add_argument("--data", default="mnist", help="data source (default mnist)")
     sweep.add_argument("--out", type=Path, default=Path("runs") / "sweep", help="where the best run goes")
@@ -486,7 +489,11 @@ def cmd_sweep(args: argparse.Namespace) -> int:
     write_text(out / "trials.json", json.dumps(sweep.study_table(study), indent=2) + "\n")
     if sweep.best_trial_is(study, best):
         write_run(out, best.network, best.summary, best.history, dataset.classes)
-        _say(args, f"best trial {best.number}: dev accuracy {best.value:.2%}; wrote {out}/ (digitnet report {out})")
+        if args.report:
+            from . import report
+
+            report.write(report.build(out, dataset))
+        _say(args, f"best trial {best.number}: dev accuracy {best.value:.2%}; wrote its run to {out}/")
     elif best is not None:
         _say(args, f"the study's best trial is another worker's; this worker's best was trial {best.number}")
     return 0
