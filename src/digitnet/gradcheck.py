@@ -300,8 +300,8 @@ def _compare_all(analytic, scalar, h, tolerance, max_entries, rng) -> tuple[Arra
                 shape=value.shape,
                 relative_error=error,
                 index=tuple(int(i) for i in index),
-                analytic=float(grad[index]) if value.size else 0.0,
-                numerical=float(numerical[index]) if value.size else 0.0,
+                analytic=float(grad[index]) + 0.0 if value.size else 0.0,  # + 0.0: no -0
+                numerical=float(numerical[index]) + 0.0 if value.size else 0.0,
                 entries=value.size if entries is None else len(entries),
                 tolerance=tolerance,
                 kink=_kink(scalar, value, index, h, tolerance) if error >= tolerance and value.size else None,
