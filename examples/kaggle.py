@@ -49,10 +49,11 @@ def main(argv=None) -> int:
         network = Network(config.sizes, seed=config.seed, dropout=config.dropout)
         start = time.perf_counter()
         result = train(network, train_rows.X, train_rows.y, config, dev.X if dev_size else None, dev.y)
-        minutes = (time.perf_counter() - start) / 60
+        seconds = time.perf_counter() - start
+        took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
         last = result.history[-1]
         measured = f"dev accuracy {last.dev_accuracy:.2%} on {dev_size} rows" if dev_size else "no dev set (--final)"
-        print(f"trained {args.preset} on {len(train_rows.X)} rows in {minutes:.1f} min: {measured}")
+        print(f"trained {args.preset} on {len(train_rows.X)} rows in {took}: {measured}")
 
         labels = network.predict(unlabelled.X)  # (m,) digits
         lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]  # ImageId from 1

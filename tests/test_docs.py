@@ -39,7 +39,11 @@ def definition_line(path: Path, qualified: str) -> int | None:
     node = None
     for part in qualified.split("."):
         node = next(
-            (n for n in body if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef) and n.name == part),
+            (
+                n
+                for n in body
+                if isinstance(n, ast.FunctionDef | ast.ClassDef | ast.AsyncFunctionDef) and n.name == part
+            ),
             None,
         )
         if node is None:
