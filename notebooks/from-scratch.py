@@ -219,7 +219,7 @@ minus[unit] -= h
 numerical = (loss(W1, b1, W2, plus, X_train, Y_train) - loss(W1, b1, W2, minus, X_train, Y_train)) / (2 * h)
 dZ2 = A2 - one_hot(Y_train)
 print(f"d loss / d b2[{unit}]: central differences {numerical:.6f}")
-print(f"  the recipe's np.sum(dZ2) / m:           {np.sum(dZ2) / Y_train.size:.6f}")
+print(f"  the recipe's np.sum(dZ2) / m:           {np.sum(dZ2) / Y_train.size:.1e} (0 but for rounding)")
 print(f"  the fix, summed over examples only:     {np.sum(dZ2, axis=1)[unit] / Y_train.size:.6f}")
 
 # %% [markdown]
@@ -263,7 +263,8 @@ print("fixed softmax of (1000, 0, -1000):", softmax(np.array([[1000.0], [0.0], [
 one_digit = X_dev[:, 0]  # (784,): neither a row nor a column
 Z2_one = forward(*params, one_digit)[2]
 print("one digit in, logits of shape", Z2_one.shape, "out; predictions:", np.argmax(softmax(Z2_one), axis=0))
-print("as a (784, 1) column:", forward(*params, X_dev[:, [0]])[2].shape, "-> label", Y_dev[0])
+Z2_column = forward(*params, X_dev[:, [0]])[2]  # X_dev[:, [0]] keeps the column: (784, 1)
+print("as a (784, 1) column: logits", Z2_column.shape, "prediction", np.argmax(Z2_column), "label", Y_dev[0])
 
 # %% [markdown]
 # digitnet keeps the data's own convention: **rows are examples** everywhere. `X` is (n, 784) as read from the
