@@ -236,3 +236,21 @@ def test_float32_is_refused_with_the_fix(rng):
 def test_something_that_is_not_a_layer_is_refused():
     with pytest.raises(TypeError, match="has no forward, backward method"):
         check_layer(object(), np.zeros((2, 2)))
+
+
+def test_the_upstream_gradient_is_not_drawn_like_the_input():
+    class Standardise:  # batch normalisation without gamma and beta
+        def forward(self, X, training=False):
+            self.s = np.sqrt(X.var(axis=0) + 1e-5)
+            self.X_hat = (X - X.mean(axis=0)) / self.s
+            return self.X_hat
+
+        def backward(self, dA):
+            return (dA - dA.mean(axis=0) - self.X_hat * (dA * self.X_hat).mean(axis=0)) / self.s
+
+    # Had R come from default_rng(0) too, it would be X itself, whose gradient through a standardisation is 0:
+    # the check would compare rounding noise with rounding noise.
+    X = np.random.default_rng(0).standard_normal((6, 3))
+    result = check_gradients(Standardise(), X, seed=0)
+    assert result.ok
+    assert abs(result.arrays[0].numerical) > 1e-3
