@@ -7,11 +7,10 @@ The plain-text form (jupytext's percent format) is the one to edit; after editin
 import re
 from pathlib import Path
 
+import jupytext  # these four are in the dev extra: pip install -e ".[dev]"
+import nbclient
+import nbformat
 import pytest
-
-nbformat = pytest.importorskip("nbformat")
-jupytext = pytest.importorskip("jupytext")
-nbclient = pytest.importorskip("nbclient")
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOK = ROOT / "notebooks" / "from-scratch.ipynb"
