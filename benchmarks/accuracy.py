@@ -7,8 +7,9 @@
 Each run is ``experiment.run``: it holds out the preset's dev rows, trains on the rest of the training split and
 measures the official test split once, at the end. Nothing is chosen by the test set; the presets were chosen on
 dev accuracy. A run writes its model, summary and history to ``benchmarks/out/accuracy/DATA/PRESET/seedN``; a run
-whose summary is already there, for the same configuration, is read back instead of trained again, so a scoreboard
-that was interrupted carries on where it stopped (``--fresh`` trains everything again).
+whose summary is already there, for the same configuration, is read back instead of trained again, and a run
+stopped part-way carries on from the checkpoint it writes after every epoch, so a scoreboard that was interrupted
+carries on where it stopped (``--fresh`` trains everything again).
 
 The scoreboard is the section of ``benchmarks/RESULTS.md`` between the ``accuracy:begin`` and ``accuracy:end``
 markers: this script rewrites that section and leaves the rest of the file (the speed benchmark's) as it was.
@@ -35,6 +36,7 @@ from pathlib import Path
 import numpy as np
 
 from digitnet import experiment
+from digitnet.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from digitnet.config import PRESETS, TrainConfig
 from digitnet.data import load
 
@@ -158,9 +160,16 @@ def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> 
             dev = "" if record.dev_accuracy is None else f" dev {record.dev_accuracy:.4f}"
             print(f"  epoch {record.epoch}/{config.epochs}{dev} {record.seconds:.0f}s", flush=True)
 
-    print(f"{dataset.name} {preset} seed {config.seed}: training {list(config.sizes)} ...", flush=True)
+    checkpoint = run_dir / CHECKPOINT_FILE
+    resume = load_checkpoint(checkpoint) if checkpoint.is_file() and not args.fresh else None
+    if resume is not None and resume.config != config:
+        resume = None  # a checkpoint of another recipe: start afresh
+    started = "" if resume is None else f" from the checkpoint at epoch {resume.state['epoch']}"
+    print(f"{dataset.name} {preset} seed {config.seed}: training {list(config.sizes)}{started} ...", flush=True)
     start = time.perf_counter()
-    _, summary, _ = experiment.run(config, dataset, run_dir, preset=preset, on_report=on_report)
+    _, summary, _ = experiment.run(
+        config, dataset, run_dir, preset=preset, on_report=on_report, checkpoint_every=1, resume=resume
+    )
     print(f"  {describe(summary)} ({time.perf_counter() - start:.0f}s with evaluation and writing)", flush=True)
     return summary
 

@@ -7,7 +7,7 @@ gradient with it for every layer, the loss and whole networks of several depths.
 import numpy as np
 import pytest
 
-from digitnet.layers import Dense, Dropout, ReLU
+from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from digitnet.losses import SoftmaxCrossEntropy
 from digitnet.network import Network
 
@@ -45,7 +45,7 @@ def test_dense_gradients(rng):
     R = rng.standard_normal((3, 4))  # loss = sum(Z * R), so dZ = R
 
     def loss():
-        return float(np.sum(layer.forward(X) * R))
+        return float(np.sum(layer.forward(X, training=True) * R))
 
     loss()
     dX = layer.backward(R.copy())
@@ -56,7 +56,7 @@ def test_dense_gradients(rng):
 
 def test_first_dense_layer_skips_the_input_gradient(rng):
     layer = Dense(5, 4, rng=rng, dtype=np.float64, input_grad=False)
-    layer.forward(rng.standard_normal((3, 5)))
+    layer.forward(rng.standard_normal((3, 5)), training=True)
     assert layer.backward(np.ones((3, 4))) is None
     assert np.any(layer.dW != 0)
 
@@ -68,7 +68,7 @@ def test_relu_gradient(rng):
     relu = ReLU()
 
     def loss():
-        return float(np.sum(relu.forward(Z.copy()) * R))  # ReLU works in place: hand it a copy
+        return float(np.sum(relu.forward(Z.copy(), training=True) * R))  # ReLU works in place: hand it a copy
 
     loss()
     dZ = relu.backward(R.copy())
@@ -182,3 +182,73 @@ def test_whole_network_gradients_with_dropout(rng):
     analytic = [grad.copy() for _, grad, _ in network.parameters()]
     for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
         assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE
+
+
+def check_layer(layer, X: np.ndarray, rng) -> None:
+    """Every gradient of ``layer`` (its input's and its parameters') against central differences."""
+    R = rng.standard_normal(layer.forward(X.copy(), training=True).shape)  # loss = sum(A * R), so dA = R
+
+    def loss():
+        return float(np.sum(layer.forward(X.copy(), training=True) * R))
+
+    loss()
+    dX = layer.backward(R.copy())
+    for value, grad, _ in layer.parameters():
+        assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE
+    if dX is not None:
+        assert relative_error(dX, numerical_gradient(loss, X)) < TOLERANCE
+
+
+@pytest.mark.parametrize(("k", "padding", "c_in"), [(3, "same", 2), (5, "same", 1), (3, "valid", 3), (1, "same", 2)])
+def test_conv2d_gradients(k, padding, c_in, rng):
+    layer = Conv2D(k, c_in, 4, padding, rng=rng, dtype=np.float64)
+    layer.b[:] = rng.standard_normal(4)
+    check_layer(layer, rng.standard_normal((2, 6, 5, c_in)), rng)
+
+
+@pytest.mark.parametrize("shape", [(2, 4, 6, 3), (2, 5, 7, 2)])  # even, and odd sides whose last row is dropped
+def test_max_pool_gradient(shape, rng):
+    check_layer(MaxPool2D(), rng.standard_normal(shape), rng)
+
+
+def test_max_pool_sends_the_gradient_to_each_window_maximum_only():
+    X = np.array([[1.0, 5.0], [2.0, 3.0]]).reshape(1, 2, 2, 1)
+    pool = MaxPool2D()
+    assert pool.forward(X, training=True).item() == 5.0
+    assert pool.backward(np.full((1, 1, 1, 1), 7.0)).reshape(2, 2).tolist() == [[0.0, 7.0], [0.0, 0.0]]
+
+
+def test_flatten_gradient(rng):
+    check_layer(Flatten(), rng.standard_normal((2, 3, 4, 2)), rng)
+
+
+@pytest.mark.parametrize("shape", [(6, 5), (3, 4, 3, 2)])  # after a dense layer, and after a convolution
+def test_batch_norm_gradients(shape, rng):
+    layer = BatchNorm(shape[-1], dtype=np.float64)
+    layer.gamma[:] = rng.standard_normal(shape[-1])
+    layer.beta[:] = rng.standard_normal(shape[-1])
+    check_layer(layer, rng.standard_normal(shape) * 3 + 1, rng)
+
+
+@pytest.mark.parametrize(
+    "sizes", ["4x4x1-conv3x3x2-pool-3-2", "8x6x2-conv3x3x3-bn-pool-conv3x3x2:valid-4-bn-3", "5x5x1-conv1x1x2-3"]
+)
+def test_whole_conv_network_gradients(sizes, rng):
+    network = Network(sizes, seed=1, dtype=np.float64)
+    for value, _, decays in network.parameters():
+        if not decays:  # biases, gamma and beta away from their starting values
+            value += rng.standard_normal(value.shape) * 0.1
+    X = rng.standard_normal((5, network.n_inputs))
+    y = rng.integers(0, network.n_classes, 5)
+
+    def loss():  # training=True: batch norm then uses the batch's statistics, as train_step does
+        return network.loss.forward(network.forward(X.copy(), training=True), y)
+
+    network.train_step(X.copy(), y)
+    analytic = [grad.copy() for _, grad, _ in network.parameters()]
+    for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
+        numerical = numerical_gradient(loss, value)
+        if np.abs(numerical).max() < 1e-8:  # a bias just before bn: the normalisation subtracts it again
+            assert np.abs(grad).max() < 1e-12
+        else:
+            assert relative_error(grad, numerical) < TOLERANCE

@@ -89,9 +89,18 @@ def test_state_dict_round_trip():
     assert np.array_equal(a.predict_proba(X), b.predict_proba(X))
 
 
-@pytest.mark.parametrize("sizes", [[], [784], [784, 0, 10], [784, -5, 10], [784, 2.5, 10]])
-def test_bad_sizes_are_refused_with_a_message(sizes):
-    with pytest.raises(ConfigError, match="two or more positive integers"):
+@pytest.mark.parametrize(
+    ("sizes", "message"),
+    [
+        ([], "needs an input and at least one layer"),
+        ([784], "needs an input and at least one layer"),
+        ([784, 0, 10], "a width must be at least 1"),
+        ([784, -5, 10], "a width must be at least 1"),
+        ([784, 2.5, 10], "is not a width or a layer name"),
+    ],
+)
+def test_bad_sizes_are_refused_with_a_message(sizes, message):
+    with pytest.raises(ConfigError, match=message):
         Network(sizes)
 
 

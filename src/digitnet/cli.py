@@ -14,7 +14,7 @@ import sys
 import threading
 from pathlib import Path
 
-from . import __version__
+from . import __version__, spec
 from .config import DEFAULT_PRESET, PRESETS, TrainConfig
 from .errors import ConfigError, DataError, DigitnetError, ModelFileError
 from .progress import DownloadProgress
@@ -133,7 +133,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
-            parser.add_argument(flag, type=_sizes, default=None, metavar="N,N,...", help=help_text)
+            parser.add_argument(flag, type=_sizes, default=None, metavar="SPEC", help=help_text)
         else:
             parser.add_argument(flag, type=type(default), default=None, metavar="X", help=help_text)
 
@@ -143,11 +143,12 @@ def config_from_args(args: argparse.Namespace) -> TrainConfig:
     return PRESETS[args.preset].replace(**{k: v for k, v in changes.items() if v is not None})
 
 
-def _sizes(text: str) -> tuple[int, ...]:
+def _sizes(text: str) -> tuple[int | str, ...]:
     try:
-        return tuple(int(part) for part in text.split(","))
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of widths, e.g. 784,800,10") from None
+        spec.plan(text)
+    except ConfigError as error:
+        raise argparse.ArgumentTypeError(str(error)) from None
+    return spec.normalize(text)
 
 
 def _flag(name: str) -> str:
@@ -155,7 +156,7 @@ def _flag(name: str) -> str:
 
 
 def _show(value) -> str:
-    return ",".join(map(str, value)) if isinstance(value, tuple) else str(value)
+    return spec.to_text(value) if isinstance(value, tuple) else str(value)
 
 
 # --------------------------------------------------------------------------------------------- commands
@@ -328,9 +329,9 @@ def _model_and_split(model_path: Path, source: str, need_labels: bool):
     split = dataset.test if dataset.test is not None else dataset.train
     if need_labels and split.y is None:
         raise DataError(f"{dataset.name} has no `label` column; evaluate needs labelled digits")
-    if split.X.shape[1] != network.sizes[0]:
+    if split.X.shape[1] != network.n_inputs:
         raise DataError(
-            f"{model_path} takes {network.sizes[0]} inputs but {dataset.name} has "
+            f"{model_path} takes {network.n_inputs} inputs but {dataset.name} has "
             f"{split.X.shape[1]} pixels per digit; use a model trained on this kind of data"
         )
     return network, split, dataset.name

@@ -24,8 +24,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .errors import DataError
-from .layers import ReLU
-from .losses import log_softmax
+from .losses import softmax
 from .network import Network
 
 SIDE = 28  # MNIST images are SIDE x SIDE
@@ -135,33 +134,28 @@ class Reading:
     digit: int  # the most probable class
     probabilities: np.ndarray  # (10,) float, sums to 1
     pixels: np.ndarray  # (28, 28) uint8, exactly what the network received
-    hidden: list[np.ndarray]  # one (width,) array of ReLU activations per hidden layer
+    hidden: list[np.ndarray]  # each hidden ReLU's output: (h, w, c) feature maps of a convolution, or (width,)
 
 
 def read(network: Network, pixels: np.ndarray) -> Reading:
     """Run ``network`` on one prepared digit (28, 28) or (784,) uint8 and keep every hidden activation.
 
-    The layers keep what their backward pass would need (``Dense.X``, ``ReLU.mask``), so a network must not read
-    two digits at once from different threads: callers that share one hold a lock.
+    An inference pass changes nothing in the network, so threads may share one network to read digits.
     """
     pixels = np.asarray(pixels, dtype=np.uint8).reshape(SIDE, SIDE)
-    A = network.inputs(pixels.reshape(1, SIDE * SIDE))  # (1, 784) in [0, 1], a new array this function owns
-    hidden = []
-    for layer in network.layers:
-        A = layer.forward(A)  # a ReLU rewrites A in place, which is safe: the previous layer made it here
-        if isinstance(layer, ReLU):
-            hidden.append(A[0].copy())  # (width,)
-    probabilities = np.exp(log_softmax(A))[0]  # (10,)
-    return Reading(int(probabilities.argmax()), probabilities, pixels, hidden)
+    Z, hidden = network.activations(network.inputs(pixels.reshape(1, SIDE * SIDE)))  # (1, 10), each (1, ...)
+    probabilities = softmax(Z)[0]  # (10,)
+    return Reading(int(probabilities.argmax()), probabilities, pixels, [A[0] for A in hidden])
 
 
 def strongest_units(network: Network, reading: Reading, k: int) -> list[tuple[int, float, np.ndarray]]:
-    """The ``k`` most active units of the first hidden layer (fewer if fewer fire), strongest first.
+    """The ``k`` most active units of the first hidden layer (fewer if fewer fire), strongest first; none when
+    the first layer is a convolution, whose units are its feature maps (``Reading.hidden[0]``).
 
     Each comes as ``(unit, activation, weights)``: its input weights as a (28, 28) picture divided by their
     largest magnitude, so 1 is the pixel where ink excites it most and -1 the one where ink inhibits it most.
     """
-    if not reading.hidden:
+    if not reading.hidden or reading.hidden[0].ndim != 1:
         return []
     A = reading.hidden[0]  # (width,)
     W = network.dense_layers[0].W  # (784, width)

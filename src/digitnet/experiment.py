@@ -22,6 +22,7 @@ from typing import Any
 
 import numpy as np
 
+from . import spec
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Dataset, dev_split
@@ -38,14 +39,15 @@ def check_fits(config: TrainConfig, dataset: Dataset) -> None:
     if dataset.train.y is None:
         raise DataError(f"{dataset.name} has no labels to train on; pass a training CSV with a `label` column")
     n_classes = int(dataset.train.y.max()) + 1
-    if config.sizes[0] != n_inputs:
+    text = spec.to_text(config.sizes)
+    if spec.input_width(config.sizes) != n_inputs:
         raise ConfigError(
-            f"sizes {','.join(map(str, config.sizes))} start with {config.sizes[0]}, but each digit in "
+            f"sizes {text} start with {config.sizes[0]}, but each digit in "
             f"{dataset.name} has {n_inputs} pixels; make the first size {n_inputs}"
         )
     if config.sizes[-1] < n_classes:
         raise ConfigError(
-            f"sizes {','.join(map(str, config.sizes))} end with {config.sizes[-1]}, but {dataset.name} has "
+            f"sizes {text} end with {config.sizes[-1]}, but {dataset.name} has "
             f"{n_classes} classes; make the last size {max(n_classes, 10)}"
         )
     if config.dev_size >= len(dataset.train.X):

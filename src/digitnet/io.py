@@ -1,9 +1,10 @@
 """Model files: the weights in safetensors, everything needed to use them in its metadata.
 
 A model file is never a pickle: safetensors holds raw arrays and a JSON header, so loading one runs no code.
-The metadata names the architecture (``sizes``, and ``dropout``, which changes nothing at inference but says how the
-network was built), how pixels are prepared, the class labels, the file format's version and the training summary.
-Loading checks the tensors against that metadata before building a network.
+The metadata names the architecture (``sizes``, the layer spec of ``digitnet.spec``, and ``dropout``, which changes
+nothing at inference but says how the network was built), how pixels are prepared, the class labels, the file
+format's version and the training summary. The tensors are float32 as trained, or all float64 (a network built with
+``dtype=np.float64``). Loading checks them against that metadata before building a network.
 """
 
 from __future__ import annotations
@@ -11,19 +12,21 @@ from __future__ import annotations
 import json
 import os
 from collections.abc import Sequence
-from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from . import spec
 from .data import DIGIT_CLASSES
-from .errors import ModelFileError
+from .errors import ConfigError, ModelFileError
 from .files import atomic_path
 from .network import PIXEL_SCALE, Network
 
 FORMAT = "digitnet-model"
-FORMAT_VERSION = 1
+# 1: digitnet 0.1, fully connected networks. 2: the layer spec in ``sizes`` (convolutions, batch norm with its
+# running statistics as tensors). A version-1 file is a version-2 file whose sizes are all widths.
+FORMAT_VERSION = 2
 PREPROCESSING = {
     "input": "28x28 grey pixels, row by row, 0 = background, 255 = ink",
     "scale": PIXEL_SCALE,
@@ -95,33 +98,37 @@ def load_model(path: str | os.PathLike) -> tuple[Network, dict[str, Any]]:
     from safetensors.numpy import load_file
 
     meta = read_metadata(path)
-    sizes = meta["sizes"]
-    if not (isinstance(sizes, list) and len(sizes) >= 2 and all(isinstance(s, int) and s > 0 for s in sizes)):
-        raise ModelFileError(f"{path} names an impossible architecture, sizes={sizes}")
+    sizes, dropout = meta["sizes"], meta["dropout"]
+    if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
+        raise ModelFileError(f"{path} names an impossible dropout rate, {dropout!r}")
+    try:
+        if not isinstance(sizes, list):
+            raise ConfigError(f"sizes must be a list, not {type(sizes).__name__}")
+        network = Network(sizes, dropout=dropout)  # checks the spec, layer by layer
+    except ConfigError as error:
+        raise ModelFileError(f"{path} names an impossible architecture: {error}") from None
     try:
         tensors = load_file(str(path))
     except (SafetensorError, OSError, ValueError) as error:
         raise ModelFileError(f"{path} could not be read ({_first_line(error)}); it may be truncated") from None
-    expected = {}
-    for i, (n_in, n_out) in enumerate(pairwise(sizes)):
-        expected[f"dense{i}.W"], expected[f"dense{i}.b"] = (n_in, n_out), (n_out,)
+    expected = {name: array.shape for name, array in network.state_dict().items()}
     missing, extra = sorted(set(expected) - set(tensors)), sorted(set(tensors) - set(expected))
     if missing or extra:
         raise ModelFileError(
-            f"{path} does not match its own architecture {sizes}: missing tensors {missing}, extra tensors {extra}"
+            f"{path} does not match its own architecture {spec.to_text(network.sizes)}: missing tensors {missing}, "
+            f"extra tensors {extra}"
         )
+    dtype = tensors[next(iter(expected))].dtype  # float32 as trained, or float64 throughout
     for name, shape in expected.items():
         array = tensors[name]
-        if array.shape != shape or array.dtype not in (np.float32, np.float64):
+        if array.shape != shape or array.dtype != dtype or dtype not in (np.float32, np.float64):
             raise ModelFileError(
                 f"{path}: tensor {name} is {array.dtype}{list(array.shape)}, expected float32{list(shape)}"
             )
         if not np.all(np.isfinite(array)):
             raise ModelFileError(f"{path}: tensor {name} holds NaN or infinite values")
-    dropout = meta["dropout"]
-    if not (isinstance(dropout, int | float) and 0 <= dropout < 1):
-        raise ModelFileError(f"{path} names an impossible dropout rate, {dropout!r}")
-    network = Network(sizes, dtype=tensors["dense0.W"].dtype, dropout=dropout)
+    if dtype != network.dtype:
+        network = Network(sizes, dtype=dtype, dropout=dropout)
     network.load_state_dict(tensors)
     return network, meta
 

@@ -3,7 +3,12 @@
 Rows are examples: ``X`` is (n, n_in), ``W`` is (n_in, n_out), ``b`` is (n_out,) and ``Z = X @ W + b`` is
 (n, n_out). ``forward(X)`` keeps what ``backward`` will need; ``backward(dA)`` takes the gradient of the loss with
 respect to the layer's output and returns the gradient with respect to its input, storing ``dW`` and ``db`` on the
-way. There is no autograd: the chain rule is written out by hand, one layer at a time.
+way. There is no autograd: the chain rule is written out by hand, one layer at a time. Only a forward pass with
+``training=True`` keeps anything: inference leaves a layer as it found it, so threads may share a network to read.
+
+Images are channels-last, (n, h, w, c): a row of pixels stays contiguous, a convolution's patch of every channel
+is one contiguous run, and its product with the kernels lands directly in (n, h, w, c_out) with no transpose
+(``benchmarks/conv_layout.py`` measured it against channels-first).
 """
 
 from __future__ import annotations
@@ -11,12 +16,14 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 import numpy as np
+from numpy.lib.stride_tricks import sliding_window_view
 
 
 class Dense:
     """A fully connected layer, ``Z = X @ W + b``.
 
-    Backward, for ``dZ`` the gradient of the loss with respect to ``Z`` (``numpy-ml``'s four lines):
+    Backward, for ``dZ`` the gradient of the loss with respect to ``Z`` (``numpy-ml``'s dense backward, whose
+    fourth line, ``dZ`` itself, the layer after this one has already computed):
 
         dW = X.T @ dZ          (n_in, n_out)
         db = dZ summed over examples (n_out,)
@@ -36,7 +43,8 @@ class Dense:
         self.X: np.ndarray | None = None
 
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        self.X = X  # backward needs the input for dW
+        if training:
+            self.X = X  # backward needs the input for dW
         Z = np.matmul(X, self.W, order=order_of(X))  # Z = X @ W, (n, n_out)
         Z += self.b  # broadcast over rows, in place
         return Z
@@ -75,6 +83,8 @@ class ReLU:
         self.mask: np.ndarray | None = None
 
     def forward(self, Z: np.ndarray, training: bool = False) -> np.ndarray:
+        if not training:
+            return np.maximum(Z, 0, out=Z)
         self.mask = Z > 0  # (n, width) booleans, all that backward needs
         np.multiply(Z, self.mask, out=Z)  # A = Z * (Z > 0) = max(Z, 0)
         return Z
@@ -104,8 +114,7 @@ class Dropout:
         self.scaled_mask: np.ndarray | None = None
 
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        if not training or self.rate == 0:
-            self.scaled_mask = None
+        if not training or self.rate == 0:  # the identity (with rate 0, scaled_mask stays None: so is backward)
             return X
         keep = self.rng.random(X.shape, dtype=np.float32) >= self.rate  # (n, width): True with probability 1 - rate
         self.scaled_mask = keep * X.dtype.type(1.0 / (1.0 - self.rate))  # (n, width): M / (1 - rate)
@@ -120,3 +129,216 @@ class Dropout:
 
     def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
         return iter(())
+
+
+class Conv2D:
+    """A k×k convolution of a channels-last image, stride 1, as a ``Dense`` product over image patches.
+
+    Forward, for ``X`` (n, h, w, c_in) padded to ``Xp`` with ``(k - 1) / 2`` zeros on each side ("same") or not
+    at all ("valid"), and kernels ``W`` (k, k, c_in, c_out):
+
+        Z[n, i, j, o] = b[o] + sum over p, q, c of Xp[n, i + p, j + q, c] * W[p, q, c, o]
+
+    (a cross-correlation, which every framework calls convolution). im2col writes each output position's k×k×c_in
+    patch as one row of ``cols``, and the sum becomes one matrix product, ``Z = cols @ W + b``, exactly ``Dense``'s.
+
+    Backward, for ``dZ`` (n, h', w', c_out), is then ``Dense``'s backward over those rows:
+
+        dW = cols.T @ dZ       the correlation of the input with dZ              (k, k, c_in, c_out)
+        db = dZ summed over examples and positions                             (c_out,)
+        dX = col2im(dZ @ W.T)  each patch's gradient added back where the patch came from: the full convolution
+                               of dZ with the flipped kernels                  (n, h, w, c_in)
+
+    ``input_grad=False`` skips ``dX`` for the first layer, as ``Dense`` does.
+    """
+
+    def __init__(
+        self,
+        k: int,
+        c_in: int,
+        c_out: int,
+        padding: str = "same",
+        *,
+        rng: np.random.Generator,
+        dtype=np.float32,
+        input_grad: bool = True,
+    ):
+        fan_in = k * k * c_in  # each output sums over one k×k×c_in patch
+        self.W = (rng.standard_normal((k, k, c_in, c_out)) * np.sqrt(2.0 / fan_in)).astype(dtype)  # He, as Dense
+        self.b = np.zeros(c_out, dtype=dtype)  # (c_out,)
+        self.dW = np.zeros_like(self.W)
+        self.db = np.zeros_like(self.b)
+        self.k, self.pad = k, (k - 1) // 2 if padding == "same" else 0
+        self.input_grad = input_grad
+        self.cols: np.ndarray | None = None
+        self.X_shape: tuple[int, ...] = ()
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        n, h, w, c = X.shape
+        k, pad = self.k, self.pad
+        h_out, w_out = h + 2 * pad - k + 1, w + 2 * pad - k + 1
+        Xp = np.pad(X, ((0, 0), (pad, pad), (pad, pad), (0, 0))) if pad else X  # (n, h + 2 pad, w + 2 pad, c)
+        cols = im2col(Xp, k, h_out, w_out)  # (n * h_out * w_out, k * k * c)
+        if training:
+            self.cols, self.X_shape = cols, X.shape  # backward needs the patches for dW
+        Z = cols @ self.W.reshape(k * k * c, -1)  # (n * h_out * w_out, c_out)
+        Z += self.b
+        return Z.reshape(n, h_out, w_out, -1)  # (n, h_out, w_out, c_out)
+
+    def backward(self, dZ: np.ndarray) -> np.ndarray | None:
+        k, pad = self.k, self.pad
+        n, h_out, w_out, c_out = dZ.shape
+        dZ = dZ.reshape(-1, c_out)  # (n * h_out * w_out, c_out): one row per patch
+        np.matmul(self.cols.T, dZ, out=self.dW.reshape(-1, c_out))  # dW = cols.T @ dZ
+        np.sum(dZ, axis=0, out=self.db)
+        self.cols = None  # the largest array of the step: let it go before dX is made
+        if not self.input_grad:
+            return None
+        dcols = dZ @ self.W.reshape(-1, c_out).T  # (n * h_out * w_out, k * k * c_in): each patch's gradient
+        _, h, w, c = self.X_shape
+        dXp = col2im(dcols, (n, h + 2 * pad, w + 2 * pad, c), k, h_out, w_out)
+        return dXp[:, pad : pad + h, pad : pad + w, :] if pad else dXp  # (n, h, w, c): the padding had no input
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        yield self.W, self.dW, True
+        yield self.b, self.db, False
+
+
+def im2col(Xp: np.ndarray, k: int, h_out: int, w_out: int) -> np.ndarray:
+    """Every k×k patch of ``Xp`` (n, h, w, c) as a row: (n * h_out * w_out, k * k * c), ordered (p, q, c).
+
+    A patch's row p, ``Xp[n, i + p, j : j + k, :]``, is k×c values side by side in memory, so the patches are
+    copied one kernel row at a time: k large copies of k×c-value runs, instead of one small copy per patch.
+    """
+    n, _, _, c = Xp.shape
+    runs = sliding_window_view(Xp, k, axis=2).transpose(0, 1, 2, 4, 3)  # (n, h, w_out, k, c): a view, no copy
+    cols = np.empty((n, h_out, w_out, k, k, c), Xp.dtype)  # patch (i, j) holds Xp[:, i + p, j + q, :] at (p, q)
+    for p in range(k):
+        cols[:, :, :, p] = runs[:, p : p + h_out]  # kernel row p of every patch
+    return cols.reshape(n * h_out * w_out, k * k * c)
+
+
+def col2im(dcols: np.ndarray, shape: tuple[int, ...], k: int, h_out: int, w_out: int) -> np.ndarray:
+    """The reverse of ``im2col``: add each patch row back onto the pixels it was copied from, (n, h, w, c)."""
+    n, _, _, c = shape
+    dcols = dcols.reshape(n, h_out, w_out, k, k, c)
+    dXp = np.zeros(shape, dcols.dtype)
+    for p in range(k):
+        for q in range(k):
+            dXp[:, p : p + h_out, q : q + w_out, :] += dcols[:, :, :, p, q, :]  # overlapping patches add up
+    return dXp
+
+
+class MaxPool2D:
+    """2×2 max pooling with stride 2: each output is the largest of a window of four (odd edges are dropped).
+
+    Backward, the gradient goes to the maximum: ``dX = dA`` at the position of each window's maximum, 0 at the
+    other three. A window whose four values tie (after a ReLU: four zeros, whose gradient the ReLU stops anyway)
+    passes the gradient to each of them.
+    """
+
+    def __init__(self):
+        self.mask: np.ndarray | None = None
+        self.X_shape: tuple[int, ...] = ()
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        n, h, w, c = X.shape
+        h2, w2 = h // 2, w // 2
+        windows = X[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, w2, 2, c)  # (n, h2, 2, w2, 2, c): window (i, j)
+        A = windows.max(axis=(2, 4))  # (n, h2, w2, c)
+        if training:
+            self.mask = windows == A[:, :, None, :, None]  # (n, h2, 2, w2, 2, c): where each maximum sits
+            self.X_shape = X.shape
+        return A
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        n, h2, w2, c = dA.shape
+        dwindows = self.mask * dA[:, :, None, :, None]  # (n, h2, 2, w2, 2, c): dA at each maximum, else 0
+        self.mask = None
+        dX = dwindows.reshape(n, 2 * h2, 2 * w2, c)
+        if dX.shape != self.X_shape:  # odd edges took no part: their gradient is 0
+            dX = np.pad(dX, ((0, 0), (0, self.X_shape[1] - 2 * h2), (0, self.X_shape[2] - 2 * w2), (0, 0)))
+        return dX
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        return iter(())
+
+
+class Flatten:
+    """Images (n, h, w, c) -> rows (n, h * w * c), read row by row, channel fastest; backward reshapes back."""
+
+    def __init__(self):
+        self.X_shape: tuple[int, ...] = ()
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        if training:
+            self.X_shape = X.shape
+        return X.reshape(len(X), -1)  # (n, h * w * c)
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        return dA.reshape(self.X_shape)  # (n, h, w, c)
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        return iter(())
+
+
+class BatchNorm:
+    """Batch normalisation (Ioffe & Szegedy 2015) of each channel: the last axis of (n, c) or (n, h, w, c).
+
+    Forward in training, with ``mean`` and ``var`` of each channel over the batch's m = n (× h × w) values:
+
+        X_hat = (X - mean) / sqrt(var + eps)        A = gamma * X_hat + beta
+
+    and the running averages ``running = momentum * running + (1 - momentum) * batch`` (the variance unbiased,
+    m / (m - 1)) kept for inference, which uses them in place of the batch's. Backward, for ``dA``:
+
+        dgamma = sum(dA * X_hat)    dbeta = sum(dA)
+        dX = gamma / sqrt(var + eps) * (dA - mean(dA) - X_hat * mean(dA * X_hat))
+
+    The two means are the paths through ``mean`` and ``var``, which every value of the batch moves; they are
+    ``dbeta / m`` and ``dgamma / m``, already summed.
+    """
+
+    def __init__(self, c: int, *, momentum: float = 0.9, eps: float = 1e-5, dtype=np.float32):
+        self.gamma = np.ones(c, dtype=dtype)  # (c,): starts as the identity, X_hat
+        self.beta = np.zeros(c, dtype=dtype)  # (c,)
+        self.dgamma = np.zeros_like(self.gamma)
+        self.dbeta = np.zeros_like(self.beta)
+        self.running_mean = np.zeros(c, dtype=dtype)  # (c,): statistics, not parameters; saved in model files
+        self.running_var = np.ones(c, dtype=dtype)
+        self.momentum, self.eps = momentum, eps
+        self.X_hat: np.ndarray | None = None
+        self.inv_std: np.ndarray | None = None
+
+    def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
+        shape, c = X.shape, X.shape[-1]
+        X = X.reshape(-1, c)  # (m, c): every value of a channel in one column
+        if not training:
+            scale = self.gamma / np.sqrt(self.running_var + self.eps)  # (c,): the whole layer is X * scale + shift
+            return (X * scale + (self.beta - self.running_mean * scale)).reshape(shape)
+        mean, var = X.mean(axis=0), X.var(axis=0)  # (c,), (c,)
+        m = len(X)
+        self.running_mean *= self.momentum
+        self.running_mean += (1 - self.momentum) * mean
+        self.running_var *= self.momentum
+        self.running_var += (1 - self.momentum) * var * (m / max(m - 1, 1))
+        self.inv_std = 1.0 / np.sqrt(var + self.eps)  # (c,)
+        self.X_hat = (X - mean) * self.inv_std  # (m, c)
+        return (self.X_hat * self.gamma + self.beta).reshape(shape)
+
+    def backward(self, dA: np.ndarray) -> np.ndarray:
+        shape, c = dA.shape, dA.shape[-1]
+        dA = dA.reshape(-1, c)  # (m, c)
+        m = len(dA)
+        np.sum(dA * self.X_hat, axis=0, out=self.dgamma)
+        np.sum(dA, axis=0, out=self.dbeta)
+        dX = dA - self.dbeta / m  # dA - mean(dA)
+        dX -= self.X_hat * (self.dgamma / m)  # ... - X_hat * mean(dA * X_hat)
+        dX *= self.gamma * self.inv_std
+        self.X_hat = None
+        return dX.reshape(shape)
+
+    def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
+        """``gamma`` and ``beta`` are not decayed: shrinking them would undo the normalisation, not the weights."""
+        yield self.gamma, self.dgamma, False
+        yield self.beta, self.dbeta, False

@@ -1,10 +1,16 @@
-"""The network: a stack of Dense and ReLU layers with a softmax cross-entropy loss on top.
+"""The network: a stack of layers with a softmax cross-entropy loss on top.
 
 ``Network([784, 800, 10])`` is 784 inputs, one hidden layer of 800 ReLU units and 10 outputs:
 
     X (n, 784) -> Dense(784, 800) -> ReLU -> Dense(800, 10) -> Z (n, 10) -> softmax -> P
 
-``Network([784, 800, 10], dropout=0.2)`` puts a Dropout layer after each hidden ReLU (training only).
+``Network([784, 800, 10], dropout=0.2)`` puts a Dropout layer after each hidden dense layer's ReLU (training only).
+A convolutional network is written the same way (``spec.py`` has the whole language):
+
+    Network("conv5x5x32-pool-conv5x5x64-pool-800-10")
+    X (n, 784) viewed as (n, 28, 28, 1) -> Conv2D(5, 1, 32) -> ReLU -> MaxPool2D -> (n, 14, 14, 32)
+      -> Conv2D(5, 32, 64) -> ReLU -> MaxPool2D -> (n, 7, 7, 64) -> Flatten -> Dense(3136, 800) -> ReLU
+      -> Dense(800, 10) -> Z (n, 10)
 
 Forward is a loop over the layers; backward is the same loop reversed, each layer turning the gradient of its
 output into the gradient of its input.
@@ -13,13 +19,13 @@ output into the gradient of its input.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from itertools import pairwise
 
 import numpy as np
 
+from . import spec
 from .errors import ConfigError
-from .layers import Dense, Dropout, ReLU
-from .losses import SoftmaxCrossEntropy, log_softmax
+from .layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
+from .losses import SoftmaxCrossEntropy, log_softmax, softmax
 
 # The notebook's preprocessing, kept in one place: pixels 0-255 become inputs in [0, 1].
 PIXEL_SCALE = 1.0 / 255.0
@@ -32,41 +38,65 @@ def pixels_to_inputs(pixels: np.ndarray, dtype=np.float32, order: str = "C") -> 
 
 
 class Network:
-    """A multilayer perceptron with ReLU hidden layers and a softmax output.
+    """A feed-forward network of dense (and convolutional) ReLU layers with a softmax output.
 
     >>> net = Network([784, 10, 10], seed=0)   # the notebook's network
     >>> [layer.W.shape for layer in net.dense_layers]
     [(784, 10), (10, 10)]
 
-    ``sizes`` lists the layer widths, input first and number of classes last. Weights are float32 unless
+    ``sizes`` lists the layers, input first and number of classes last: widths for a fully connected network, or a
+    spec with convolutions such as ``"conv5x5x32-pool-800-10"`` (``digitnet.spec``). Weights are float32 unless
     ``dtype=np.float64`` is asked for (the gradient checks do). ``seed`` (or a ``numpy.random.Generator``) makes the
     initial weights reproducible; the same generator then goes on to draw the dropout masks (``rng``).
-    ``dropout`` is the fraction of each hidden layer's units dropped at each training step (0 = no dropout).
+    ``dropout`` is the fraction of each hidden dense layer's units dropped at each training step (0 = no dropout).
     """
 
     def __init__(
-        self, sizes: Sequence[int], *, seed: int | np.random.Generator = 0, dtype=np.float32, dropout: float = 0.0
+        self,
+        sizes: str | Sequence[int | str],
+        *,
+        seed: int | np.random.Generator = 0,
+        dtype=np.float32,
+        dropout: float = 0.0,
     ):
-        sizes = tuple(sizes)
-        if len(sizes) < 2 or any(not isinstance(s, int | np.integer) or s < 1 for s in sizes):
-            raise ConfigError(
-                f"sizes {list(sizes)} must be two or more positive integers, input first and classes last, "
-                "e.g. [784, 800, 10]"
-            )
         if not 0 <= dropout < 1:
             raise ConfigError(f"dropout {dropout} must be at least 0 and below 1, e.g. 0.2")
+        self.input_shape, plans = spec.plan(sizes)  # checks every layer's shapes; (784,) or (28, 28, 1)
+        self.sizes = spec.normalize(sizes)
         self.rng = np.random.default_rng(seed)
-        self.sizes = tuple(int(s) for s in sizes)
         self.dtype = np.dtype(dtype)
         self.dropout = float(dropout)
-        self.layers: list[Dense | ReLU | Dropout] = []
-        for i, (n_in, n_out) in enumerate(pairwise(self.sizes)):
-            self.layers.append(Dense(n_in, n_out, rng=self.rng, dtype=self.dtype, input_grad=i > 0))
-            if i < len(self.sizes) - 2:  # every layer but the last is followed by a ReLU
+        self.layers: list = []
+        for i, plan in enumerate(plans):
+            self.layers.append(self._build(plan, first=i == 0))
+            normalised_next = i + 1 < len(plans) and plans[i + 1].kind == "bn"  # then its ReLU comes after the bn
+            if (plan.relu and not normalised_next) or plan.kind == "bn":
                 self.layers.append(ReLU())
-                if self.dropout:
+                if self.dropout and len(plan.shape_out) == 1:  # dropout follows hidden dense layers only
                     self.layers.append(Dropout(self.dropout, rng=self.rng))
         self.loss = SoftmaxCrossEntropy()
+
+    def _build(self, plan: spec.Plan, first: bool):
+        """One layer from its plan; the first layer's input is the data, so it computes no input gradient."""
+        if plan.kind == "dense":
+            return Dense(plan.shape_in[0], plan.units, rng=self.rng, dtype=self.dtype, input_grad=not first)
+        if plan.kind == "conv":
+            c_in = plan.shape_in[2]
+            return Conv2D(
+                plan.kernel, c_in, plan.units, plan.padding, rng=self.rng, dtype=self.dtype, input_grad=not first
+            )
+        if plan.kind == "bn":
+            return BatchNorm(plan.units, dtype=self.dtype)
+        return MaxPool2D() if plan.kind == "pool" else Flatten()
+
+    @property
+    def n_inputs(self) -> int:
+        """Values in each input row: 784 for digits, whether the first layer is dense or a convolution."""
+        return int(np.prod(self.input_shape))
+
+    @property
+    def n_classes(self) -> int:
+        return self.sizes[-1]
 
     @property
     def dense_layers(self) -> list[Dense]:
@@ -78,11 +108,21 @@ class Network:
 
     # feedforward
     def forward(self, X: np.ndarray, training: bool = False) -> np.ndarray:
-        """Inputs (n, n_in) -> logits Z (n, n_out)."""
-        A = X
+        """Inputs (n, n_inputs) -> logits Z (n, n_classes)."""
+        A = X.reshape(len(X), *self.input_shape)  # rows are examples; a conv net sees each row as an image
         for layer in self.layers:
             A = layer.forward(A, training)
         return A
+
+    def activations(self, X: np.ndarray) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Logits and every hidden ReLU's output ((n, h, w, c) feature maps or (n, width)), for looking inside."""
+        A = X.reshape(len(X), *self.input_shape)
+        hidden = []
+        for layer in self.layers:
+            A = layer.forward(A)
+            if isinstance(layer, ReLU):
+                hidden.append(A.copy())  # the next layer may work in place on A
+        return A, hidden
 
     # backward pass
     def backward(self, dZ: np.ndarray) -> None:
@@ -111,11 +151,11 @@ class Network:
     def logits(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Logits (n, k) for pixels or inputs X (n, n_in), computed in batches to bound memory."""
         parts = [self.forward(self.inputs(X[i : i + batch_size])) for i in range(0, len(X), batch_size)]
-        return np.concatenate(parts) if parts else np.empty((0, self.sizes[-1]), self.dtype)
+        return np.concatenate(parts) if parts else np.empty((0, self.n_classes), self.dtype)
 
     def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """Class probabilities (n, k); each row sums to 1."""
-        return np.exp(log_softmax(self.logits(X, batch_size)))
+        return softmax(self.logits(X, batch_size))
 
     def predict(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
         """The most probable class of each row, (n,) int64."""
@@ -128,16 +168,35 @@ class Network:
         accuracy = float(np.mean(log_P.argmax(axis=1) == y))
         return loss, accuracy
 
+    def named_layers(self) -> list[tuple[str, object]]:
+        """Layers that hold weights or statistics, named by kind and count: dense0, conv0, conv1, bn0 …"""
+        counts: dict[str, int] = {}
+        named = []
+        for layer in self.layers:
+            kind = {Dense: "dense", Conv2D: "conv", BatchNorm: "bn"}.get(type(layer))
+            if kind is not None:
+                named.append((f"{kind}{counts.get(kind, 0)}", layer))
+                counts[kind] = counts.get(kind, 0) + 1
+        return named
+
     def state_dict(self) -> dict[str, np.ndarray]:
-        """Copies of the weights, named ``dense0.W``, ``dense0.b``, ``dense1.W`` …"""
-        state = {}
-        for i, layer in enumerate(self.dense_layers):
-            state[f"dense{i}.W"] = layer.W.copy()
-            state[f"dense{i}.b"] = layer.b.copy()
-        return state
+        """Copies of the weights (``dense0.W``, ``dense0.b``, ``conv0.W`` …) and of batch norm's running statistics."""
+        return {
+            f"{name}.{key}": getattr(layer, key).copy()
+            for name, layer in self.named_layers()
+            for key in _ARRAYS[type(layer)]
+        }
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         """Copy weights from ``state`` (as made by ``state_dict``) into the network, in place."""
-        for i, layer in enumerate(self.dense_layers):
-            layer.W[...] = state[f"dense{i}.W"]
-            layer.b[...] = state[f"dense{i}.b"]
+        for name, layer in self.named_layers():
+            for key in _ARRAYS[type(layer)]:
+                getattr(layer, key)[...] = state[f"{name}.{key}"]
+
+
+# What each kind of layer keeps in a model file.
+_ARRAYS = {
+    Dense: ("W", "b"),
+    Conv2D: ("W", "b"),
+    BatchNorm: ("gamma", "beta", "running_mean", "running_var"),
+}

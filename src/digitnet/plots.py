@@ -7,7 +7,8 @@ global state behind; in a notebook a returned figure shows inline. They share on
 - ``confusion_figure``: the confusion matrix, as counts and normalised by row;
 - ``per_class_figure``: precision, recall, F1 and support of each digit, as a coloured table;
 - ``mistakes_figure``: a gallery of the most confident mistakes;
-- ``weights_figure``: each hidden unit's first-layer weights drawn as a 28x28 image;
+- ``weights_figure``: each hidden unit's first-layer weights drawn as a 28x28 image (a convolution's: its kernels);
+- ``feature_maps_figure``: what each convolution block of a conv net makes of one digit;
 - ``reliability_figure``: accuracy against confidence, with the expected calibration error;
 - ``predictions_figure`` and ``digit_figure``: digits with their probability bars (the notebook's ``test_prediction``).
 """
@@ -299,24 +300,28 @@ def _draw_digit(ax, pixels: np.ndarray, x0: float, y0: float) -> None:
 # ------------------------------------------------------------------------------------------------- weights
 @styled
 def weights_figure(W: np.ndarray, max_units: int = 100, title: str = "") -> Figure:
-    """The first layer's weights ``W`` (784, n_hidden): each hidden unit's 784 weights drawn as a 28x28 image.
+    """The first layer's weights as pictures: each hidden unit's 784 weights (``W`` (784, n_hidden)) as a 28x28
+    image, or each of a first convolution's kernels (``W`` (k, k, 1, c_out)) as a k×k one.
 
     Red pixels raise the unit when they hold ink, blue ones lower it. Each unit is scaled to its own largest
     weight, so the pattern shows whatever the unit's scale. Only the first ``max_units`` units are drawn.
     """
     from matplotlib.figure import Figure
 
-    n = min(W.shape[1], max_units)
-    columns = min(10, n)  # rows of ten: the notebook's 10 hidden units make one strip
+    pictures = W.mean(axis=2).transpose(2, 0, 1) if W.ndim == 4 else W.T.reshape(-1, 28, 28)  # (n_units, h, w)
+    total, side = len(pictures), pictures.shape[1]
+    n = min(total, max_units)
+    columns = min(10, n) if side == 28 else min(16, n)  # rows of ten: the notebook's 10 hidden units make one strip
     rows = math.ceil(n / columns)
-    units = W[:, :n].T.astype(np.float64)  # (n, 784)
+    units = pictures[:n].reshape(n, -1).astype(np.float64)  # (n, side * side)
     units = units / np.maximum(np.abs(units).max(axis=1, keepdims=True), 1e-12)  # each unit in [-1, 1]
     # One mosaic image with a one-pixel gap between tiles: much faster to draw than one axes per unit.
-    tile = 29
+    tile = side + 1
     mosaic = np.full((rows * tile + 1, columns * tile + 1), np.nan)  # NaN: the gaps, drawn as background
     for u in range(n):
         r, c = divmod(u, columns)
-        mosaic[1 + r * tile : (r + 1) * tile, 1 + c * tile : (c + 1) * tile] = units[u].reshape(28, 28)
+        mosaic[1 + r * tile : (r + 1) * tile, 1 + c * tile : (c + 1) * tile] = units[u].reshape(side, side)
+    kind = "units" if side == 28 else f"{side}×{side} filters of the first convolution"
 
     import matplotlib
 
@@ -333,8 +338,39 @@ def weights_figure(W: np.ndarray, max_units: int = 100, title: str = "") -> Figu
     bar.set_ticks([-1, 0, 1], labels=["lowers the unit", "0", "raises the unit"])
     bar.outline.set_visible(False)
     bar.ax.tick_params(labelsize=8, length=0)
-    fig.suptitle(title or f"First-layer weights: {n} of {W.shape[1]} units", x=0.15 / width, ha="left",
+    fig.suptitle(title or f"First-layer weights: {n} of {total} {kind}", x=0.15 / width, ha="left",
                  y=1 - 0.12 / height, va="top")  # fmt: skip
+    return fig
+
+
+# -------------------------------------------------------------------------------------------- feature maps
+@styled
+def feature_maps_figure(pixels: np.ndarray, maps: list[np.ndarray], max_channels: int = 12, title: str = "") -> Figure:
+    """One digit (784,) and, row by row, the feature maps (h, w, c) each convolution block made of it.
+
+    Each map is one channel's ReLU output, scaled to its own largest value (white 0, dark the strongest);
+    only the first ``max_channels`` channels of each block are drawn.
+    """
+    from matplotlib.figure import Figure
+
+    columns = 1 + max_channels
+    fig = Figure(figsize=(columns * 0.75 + 0.3, len(maps) * 0.9 + 0.7))
+    grid = fig.add_gridspec(len(maps), columns, left=0.02, right=0.98, top=1 - 0.6 / fig.get_figheight(),
+                            bottom=0.02, wspace=0.08, hspace=0.35)  # fmt: skip
+    for row, A in enumerate(maps):
+        ax = fig.add_subplot(grid[row, 0])
+        if row == 0:
+            ax.imshow(pixels.reshape(28, 28), cmap=DIGIT_CMAP, vmin=0, vmax=255)
+            ax.set_title("input", fontsize=7)
+        ax.set_axis_off()
+        for c in range(min(max_channels, A.shape[-1])):
+            ax = fig.add_subplot(grid[row, 1 + c])
+            ax.imshow(A[:, :, c], cmap="Greys", vmin=0, vmax=max(float(A[:, :, c].max()), 1e-12))
+            ax.set_axis_off()
+            if c == 0:
+                ax.set_title(f"block {row + 1}: {A.shape[0]}×{A.shape[1]}, {A.shape[2]} channels", fontsize=7,
+                             loc="left")  # fmt: skip
+    fig.suptitle(title or "Feature maps of one digit", x=0.02, ha="left", y=1 - 0.1 / fig.get_figheight(), va="top")
     return fig
 
 

@@ -33,6 +33,7 @@ from .data import Dataset, Progress, Split, dev_split, load
 from .errors import DataError, ModelFileError
 from .files import write_bytes, write_text
 from .io import load_model
+from .layers import Conv2D
 from .network import Network
 from .train import Record
 
@@ -85,6 +86,19 @@ FIGURES = {  # name -> (short name, the question the section answers, caption), 
         "Each square is one unit's 784 input weights drawn as an image: ink on red pixels excites the unit, ink on "
         "blue ones inhibits it. Each square has its own scale. The speckle at the edges is the random initial "
         "weights: no digit has ink there, so nothing ever changes them.",
+    ),
+    "filters": (
+        "Filters",
+        "What did the first convolution learn to look for?",
+        "Each square is one kernel of the first convolution, slid over every position of the digit: ink on red "
+        "pixels excites it, ink on blue ones inhibits it. Many become edge and stroke detectors at some angle.",
+    ),
+    "feature_maps": (
+        "Feature maps",
+        "What does the network see in a digit?",
+        "The first evaluated digit and, for each convolution block, what some of its channels make of it (after "
+        "the ReLU; dark is strong). Early maps follow strokes and edges; after each 2×2 pooling they are coarser "
+        "and more abstract.",
     ),
 }
 
@@ -143,7 +157,14 @@ def draw_figures(
     figures["reliability"] = plots.reliability_figure(e.calibration)
     n = min(SAMPLES, len(e.X))
     figures["predictions"] = plots.predictions_figure(e.X[:n], e.probabilities[:n], e.y[:n])
-    figures["weights"] = plots.weights_figure(network.dense_layers[0].W)
+    first = network.layers[0]
+    if isinstance(first, Conv2D):
+        figures["filters"] = plots.weights_figure(first.W)
+        _, hidden = network.activations(network.inputs(e.X[:1]))
+        maps = [A[0] for A in hidden if A.ndim == 4]  # (h, w, c) after each convolution's ReLU
+        figures["feature_maps"] = plots.feature_maps_figure(e.X[0], maps)
+    else:
+        figures["weights"] = plots.weights_figure(first.W)
     return figures
 
 
@@ -179,9 +200,9 @@ def build(run_dir: str | os.PathLike, dataset: Dataset | None = None, *, progres
             raise DataError(f"{run_dir}/model.safetensors does not say what data it was trained on; pass --data")
         dataset = load(summary["data"], progress=progress)
     split, name = held_out(dataset, summary)
-    if split.X.shape[1] != network.sizes[0]:
+    if split.X.shape[1] != network.n_inputs:
         raise DataError(
-            f"{run_dir}/model.safetensors takes {network.sizes[0]} inputs but {dataset.name} has {split.X.shape[1]} "
+            f"{run_dir}/model.safetensors takes {network.n_inputs} inputs but {dataset.name} has {split.X.shape[1]} "
             "pixels per digit; pass the data the model was trained on with --data"
         )
     history = read_history(run_dir / "history.jsonl")

@@ -21,7 +21,6 @@ import binascii
 import errno
 import os
 import socket
-import threading
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -44,6 +43,7 @@ MAX_BODY = 1 << 20  # bytes in a request body; the page sends about 10 KB
 MAX_PNG_BASE64 = 700_000  # characters of base64 PNG: about 512 KB of PNG
 MAX_PNG_SIDE = 1024  # pixels on each side of a PNG drawing
 STRONGEST = 6  # hidden units the page shows with their weights
+MAP_CHANNELS = 8  # channels of each convolution block the page shows
 # The page's only sources are this server: no CDN, no fonts, no inline script.
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; img-src 'self' data:; base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
@@ -96,12 +96,22 @@ class Unit(BaseModel):
     weights: list[list[float]] = Field(description="its 28x28 input weights, divided by the largest magnitude")
 
 
+class FeatureMaps(BaseModel):
+    size: list[int] = Field(description="height, width and channels of the block's output")
+    channels: list[list[list[int]]] = Field(
+        description=f"its first {MAP_CHANNELS} channels, each an image scaled to 0-255 by its own largest value"
+    )
+
+
 class Prediction(BaseModel):
     digit: int = Field(description="the most probable digit")
     probabilities: list[float] = Field(description="ten probabilities, for digits 0 to 9; they sum to 1")
     pixels: list[list[int]] = Field(description="the 28x28 image the network received: 0 = background, 255 = ink")
-    hidden: list[list[float]] = Field(description="each hidden layer's activations (after its ReLU)")
-    strongest: list[Unit] = Field(description=f"the {STRONGEST} most active units of the first hidden layer")
+    hidden: list[list[float]] = Field(description="each hidden dense layer's activations (after its ReLU)")
+    maps: list[FeatureMaps] = Field(description="a convolutional network's feature maps, block by block; else empty")
+    strongest: list[Unit] = Field(
+        description=f"the {STRONGEST} most active units of the first hidden layer when it is dense; else empty"
+    )
 
 
 class Stored(BaseModel):
@@ -121,7 +131,7 @@ REFUSALS = {  # what the schema says about refused requests (FastAPI would descr
 
 
 class ModelInfo(BaseModel):
-    sizes: list[int]
+    sizes: list[int | str]
     test_accuracy: float | None
     data: str | None
     corrections: int
@@ -138,13 +148,12 @@ def create_app(
     pages elsewhere from reaching a local server through DNS rebinding; ``None`` answers any.
     """
     network, meta = load_model(model_path)
-    if network.sizes[0] != drawing.SIDE**2 or network.sizes[-1] != 10:
+    if network.n_inputs != drawing.SIDE**2 or network.n_classes != 10:
         raise ConfigError(
-            f"{model_path} maps {network.sizes[0]} inputs to {network.sizes[-1]} classes; the drawing page needs "
+            f"{model_path} maps {network.n_inputs} inputs to {network.n_classes} classes; the drawing page needs "
             "a model of 28x28 digits (784 inputs, 10 classes)"
         )
     corrections = Corrections(corrections_path)
-    network_lock = threading.Lock()  # the layers keep per-call state (drawing.read), so one reading at a time
     summary = meta.get("summary") or {}
 
     app = FastAPI(
@@ -188,13 +197,13 @@ def create_app(
     def predict(body: Drawing) -> dict[str, Any]:
         """Prepare the drawing as MNIST was prepared, and return what the network reads in it."""
         pixels = _digit(body)
-        with network_lock:
-            reading = drawing.read(network, pixels)
+        reading = drawing.read(network, pixels)  # inference changes nothing in the network: no lock needed
         return {
             "digit": reading.digit,
             "probabilities": reading.probabilities.tolist(),
             "pixels": reading.pixels.tolist(),
-            "hidden": [_rounded(A, 4) for A in reading.hidden],
+            "hidden": [_rounded(A, 4) for A in reading.hidden if A.ndim == 1],
+            "maps": [_feature_maps(A) for A in reading.hidden if A.ndim == 3],
             "strongest": [
                 {"unit": unit, "activation": activation, "weights": _rounded(weights, 2)}
                 for unit, activation, weights in drawing.strongest_units(network, reading, STRONGEST)
@@ -224,6 +233,13 @@ def _digit(body: Drawing) -> np.ndarray:
         return drawing.prepare(drawing.ink_from_png(_decode_png(body.png), max_side=MAX_PNG_SIDE))
     pixels = _check_pixels(body.pixels)
     return pixels if body.prepared else drawing.prepare(pixels)
+
+
+def _feature_maps(A: np.ndarray) -> dict[str, Any]:
+    """One block's (h, w, c) output as its size and its first channels, each scaled to 0-255 like a digit."""
+    channels = A[:, :, :MAP_CHANNELS].transpose(2, 0, 1)  # (channels, h, w)
+    top = np.maximum(channels.max(axis=(1, 2), keepdims=True), 1e-12)
+    return {"size": list(A.shape), "channels": np.rint(255 * channels / top).astype(int).tolist()}
 
 
 def _rounded(A: np.ndarray, decimals: int) -> list:

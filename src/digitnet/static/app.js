@@ -164,6 +164,7 @@ function show(prediction) {
   renderBars(prediction);
   renderLayers(prediction.hidden);
   renderUnits(prediction.strongest);
+  renderMaps(prediction.maps);
   setLabelsEnabled(true);
 }
 
@@ -260,6 +261,29 @@ function renderUnits(units) {
       caption.textContent = `unit ${unit.unit}: ${unit.activation.toFixed(2)}`;
       figure.append(canvas, caption);
       return figure;
+    }),
+  );
+}
+
+function renderMaps(maps) {
+  // a convolutional network: one row per block, one small image per channel shown
+  $("units-note").hidden = maps.length > 0;
+  $("maps-note").hidden = maps.length === 0;
+  $("maps").replaceChildren(
+    ...maps.map((block, b) => {
+      const [h, w, c] = block.size;
+      const row = document.createElement("figure");
+      const caption = document.createElement("figcaption");
+      caption.textContent = `block ${b + 1}: ${h}×${w}, ${block.channels.length} of ${c} channels`;
+      row.append(caption);
+      for (const channel of block.channels) {
+        const canvas = document.createElement("canvas");
+        canvas.width = w;
+        canvas.height = h;
+        drawDigit(canvas, channel, (v) => [255 - 0.9 * v, 255 - 0.63 * v, 255 - 0.16 * v]);
+        row.append(canvas);
+      }
+      return row;
     }),
   );
 }
