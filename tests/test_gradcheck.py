@@ -254,3 +254,14 @@ def test_the_upstream_gradient_is_not_drawn_like_the_input():
     result = check_gradients(Standardise(), X, seed=0)
     assert result.ok
     assert abs(result.arrays[0].numerical) > 1e-3
+
+
+def test_a_gradient_that_is_truly_zero_passes_as_such(rng):
+    network = Network("4x4x1-conv3x3x2-bn-pool-3-2", seed=1, dtype=np.float64)
+    X, y = rng.standard_normal((5, 16)), rng.integers(0, 2, 5)
+    result = check_gradients(network, X, y)
+    assert result.ok, result.summary()
+    conv_bias = next(a for a in result.arrays if a.name == "layers[0].b")
+    assert conv_bias.zero  # batch normalisation subtracts whatever the bias adds
+    assert "0 within rounding" in str(result)
+    assert not any(a.zero for a in result.arrays if a.name != "layers[0].b")
