@@ -5,7 +5,7 @@ import pytest
 
 from digitnet import assert_gradients, check_gradients
 from digitnet.gradcheck import GradientError, check_layer, check_loss, check_network
-from digitnet.layers import Dense, Dropout, ReLU
+from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from digitnet.losses import SoftmaxCrossEntropy
 from digitnet.network import Network
 
@@ -265,3 +265,35 @@ def test_a_gradient_that_is_truly_zero_passes_as_such(rng):
     assert conv_bias.zero  # batch normalisation subtracts whatever the bias adds
     assert "0 within rounding" in str(result)
     assert not any(a.zero for a in result.arrays if a.name != "layers[0].b")
+
+
+LAYERS = {  # a small instance and input for every layer digitnet has
+    "Dense": lambda rng: (dense(rng), rng.standard_normal((3, 5))),
+    "ReLU": lambda rng: (ReLU(), rng.standard_normal((3, 4))),
+    "Dropout": lambda rng: (Dropout(0.3, rng=np.random.default_rng(1)), rng.standard_normal((3, 4))),
+    "Conv2D": lambda rng: (Conv2D(3, 2, 3, rng=rng, dtype=np.float64), rng.standard_normal((2, 4, 5, 2))),
+    "MaxPool2D": lambda rng: (MaxPool2D(), rng.standard_normal((2, 4, 5, 2))),
+    "Flatten": lambda rng: (Flatten(), rng.standard_normal((2, 3, 3, 2))),
+    "BatchNorm": lambda rng: (BatchNorm(3, dtype=np.float64), rng.standard_normal((2, 3, 3, 3))),
+}
+
+
+def layer_classes() -> list[str]:
+    import digitnet.layers
+
+    return sorted(
+        name
+        for name, cls in vars(digitnet.layers).items()
+        if isinstance(cls, type) and cls.__module__ == "digitnet.layers" and hasattr(cls, "backward")
+    )
+
+
+def test_every_layer_of_digitnet_is_listed_here():
+    assert sorted(LAYERS) == layer_classes(), "a new layer: add a small instance of it to LAYERS"
+
+
+@pytest.mark.parametrize("name", sorted(LAYERS))
+def test_every_layer_of_digitnet_passes(name, rng):
+    layer, X = LAYERS[name](rng)
+    result = assert_gradients(layer, X)
+    assert result.arrays[0].name == "X"
