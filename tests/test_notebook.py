@@ -60,8 +60,8 @@ def text_of(notebook) -> str:
     return "\n".join(parts)
 
 
-def percent(text: str, pattern: str) -> float:
-    match = re.search(pattern + r" (\d+\.\d)%", text)
+def percent(text: str, pattern: str, after: str = "") -> float:
+    match = re.search(pattern + r" (\d+\.\d)%" + after, text)
     assert match, f"no {pattern!r} in the notebook's output"
     return float(match.group(1)) / 100
 
@@ -85,14 +85,16 @@ def test_the_notebook_trains_better_as_it_goes(executed):
     fixed = percent(out, "fixed recipe, rows as examples: dev accuracy")
     seed = percent(out, "digitnet, seed preset: dev accuracy")
     wide = percent(out, r"\[784, 800, 10\], \d+ epochs: dev accuracy")
+    cnn = percent(out, "test accuracy:", r" for the CNN")
     assert 0.5 < recipe < fixed < seed < wide  # each step of the story helps
     assert percent(out, "test accuracy:") > 0.8
+    assert cnn > percent(out, r"\[784, 800, 10\], \d+ epochs: dev accuracy \d+\.\d%, test")  # and the CNN most
 
 
 def test_the_notebook_draws_its_figures(executed):
     images = [
         output for cell in executed.cells for output in cell.get("outputs", []) if "image/png" in output.get("data", {})
     ]
-    assert len(images) >= 4  # learning curves, weights, predictions, distortions
+    assert len(images) >= 6  # learning curves, weights, predictions, distortions, kernels, feature maps
     errors = [o for c in executed.cells for o in c.get("outputs", []) if o.get("output_type") == "error"]
     assert not errors
