@@ -11,7 +11,9 @@ Advice, from digitnet's benchmarks (benchmarks/RESULTS.md):
   ``--final`` to retrain the chosen settings on every row (dev size 0) for the submission.
 - **Preset.** ``fast`` (the default: [784, 800, 10], 16 epochs at batch 512) reaches about 98% in well under a minute
   on two cores; ``best`` ([784, 1024, 1024, 10] with distortions, 150 epochs) about 99.5%, in roughly 17 minutes on
-  two cores for Kaggle's 42 000 rows (22 for MNIST's 55 000); ``seed`` is the original notebook's recipe, about 90%.
+  two cores for Kaggle's 42 000 rows (22 for MNIST's 55 000); ``cnn`` (two convolutions with batch normalisation,
+  30 epochs on distorted digits) is the strongest and the slowest, see benchmarks/RESULTS.md for what it measured;
+  ``seed`` is the original notebook's recipe, about 90%.
 - **Time.** It grows with rows x epochs x the network's weights: try settings with ``--epochs`` small, and run the
   long preset once.
 """
