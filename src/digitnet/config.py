@@ -147,7 +147,7 @@ PRESETS: dict[str, TrainConfig] = {
     # fully connected network does. benchmarks/ACCURACY-NOTES.md says how it was chosen and what it reaches.
     "cnn": TrainConfig(
         sizes=("28x28x1", "conv5x5x32:valid", "bn", "pool", "conv5x5x64:valid", "bn", "pool", 256, 10),
-        epochs=30,
+        epochs=20,
         batch_size=128,
         learning_rate=0.05,
         weight_decay=5e-4,

@@ -190,7 +190,7 @@ class Conv2D:
         n, h_out, w_out, c_out = dZ.shape
         dZ = dZ.reshape(-1, c_out)  # (n * h_out * w_out, c_out): one row per patch
         np.matmul(self.cols.T, dZ, out=self.dW.reshape(-1, c_out))  # dW = cols.T @ dZ
-        np.sum(dZ, axis=0, out=self.db)
+        self.db[...] = column_sums(dZ)
         self.cols = None  # the largest array of the step: let it go before dX is made
         if not self.input_grad:
             return None
@@ -229,6 +229,11 @@ def col2im(dcols: np.ndarray, shape: tuple[int, ...], k: int, h_out: int, w_out:
     return dXp
 
 
+def column_sums(A: np.ndarray) -> np.ndarray:
+    """``A.sum(axis=0)`` for a tall (m, c) array, as the product ``ones @ A``: BLAS does it about 3x faster."""
+    return np.ones(len(A), A.dtype) @ A
+
+
 class MaxPool2D:
     """2×2 max pooling with stride 2: each output is the largest of a window of four (odd edges are dropped).
 
@@ -245,7 +250,10 @@ class MaxPool2D:
         n, h, w, c = X.shape
         h2, w2 = h // 2, w // 2
         windows = X[:, : 2 * h2, : 2 * w2].reshape(n, h2, 2, w2, 2, c)  # (n, h2, 2, w2, 2, c): window (i, j)
-        A = windows.max(axis=(2, 4))  # (n, h2, w2, c)
+        # The largest of the four corners of every window, (n, h2, w2, c); twice as fast as windows.max(axis=(2, 4))
+        A = np.maximum(windows[:, :, 0, :, 0], windows[:, :, 0, :, 1])
+        np.maximum(A, windows[:, :, 1, :, 0], out=A)
+        np.maximum(A, windows[:, :, 1, :, 1], out=A)
         if training:
             self.mask = windows == A[:, :, None, :, None]  # (n, h2, 2, w2, 2, c): where each maximum sits
             self.X_shape = X.shape
@@ -316,24 +324,30 @@ class BatchNorm:
         if not training:
             scale = self.gamma / np.sqrt(self.running_var + self.eps)  # (c,): the whole layer is X * scale + shift
             return (X * scale + (self.beta - self.running_mean * scale)).reshape(shape)
-        mean, var = X.mean(axis=0), X.var(axis=0)  # (c,), (c,)
         m = len(X)
+        mean = column_sums(X) / m  # (c,)
+        X_hat = X - mean  # (m, c): centred, and normalised in place below
+        var = np.einsum("ij,ij->j", X_hat, X_hat) / m  # (c,): the mean square of each centred column
         self.running_mean *= self.momentum
         self.running_mean += (1 - self.momentum) * mean
         self.running_var *= self.momentum
         self.running_var += (1 - self.momentum) * var * (m / max(m - 1, 1))
         self.inv_std = 1.0 / np.sqrt(var + self.eps)  # (c,)
-        self.X_hat = (X - mean) * self.inv_std  # (m, c)
-        return (self.X_hat * self.gamma + self.beta).reshape(shape)
+        X_hat *= self.inv_std
+        self.X_hat = X_hat
+        A = X_hat * self.gamma
+        A += self.beta
+        return A.reshape(shape)
 
     def backward(self, dA: np.ndarray) -> np.ndarray:
         shape, c = dA.shape, dA.shape[-1]
         dA = dA.reshape(-1, c)  # (m, c)
         m = len(dA)
-        np.sum(dA * self.X_hat, axis=0, out=self.dgamma)
-        np.sum(dA, axis=0, out=self.dbeta)
-        dX = dA - self.dbeta / m  # dA - mean(dA)
-        dX -= self.X_hat * (self.dgamma / m)  # ... - X_hat * mean(dA * X_hat)
+        self.dgamma[...] = np.einsum("ij,ij->j", dA, self.X_hat)  # sum(dA * X_hat), without the product array
+        self.dbeta[...] = column_sums(dA)
+        dX = self.X_hat * (-self.dgamma / m)  # - X_hat * mean(dA * X_hat) ...
+        dX += dA  # ... + dA
+        dX -= self.dbeta / m  # ... - mean(dA)
         dX *= self.gamma * self.inv_std
         self.X_hat = None
         return dX.reshape(shape)
