@@ -108,10 +108,6 @@ class GradCheckResult:
     def failures(self) -> tuple[ArrayCheck, ...]:
         return tuple(a for a in self.arrays if not a.ok)
 
-    @property
-    def worst(self) -> ArrayCheck | None:
-        return max(self.arrays, key=lambda a: a.relative_error / a.tolerance, default=None)
-
     def summary(self) -> str:
         """One line: the first array that is off and where, or that every array passed."""
         if self.ok:
@@ -140,7 +136,8 @@ def check_gradients(
     """Compare the gradients of ``thing`` (a layer, a loss or a network) with central differences.
 
     ``X`` is the layer's input, the loss's logits ``Z`` or the network's batch; ``y`` the labels, for a loss or a
-    network. ``training`` is the mode layers are run in (a network always checks its training step).
+    network. ``training`` is the mode a layer runs in: True (the default) is the one whose backward training uses,
+    and the only one in which digitnet's layers keep what backward needs; a network always checks its training step.
     ``max_entries`` checks that many random entries of each array instead of all; ``seed`` fixes those and ``R``.
     """
     if hasattr(thing, "train_step"):
