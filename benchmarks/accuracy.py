@@ -11,8 +11,11 @@ whose summary is already there, for the same configuration, is read back instead
 stopped part-way carries on from the checkpoint it writes after every epoch, so a scoreboard that was interrupted
 carries on where it stopped (``--fresh`` trains everything again).
 
-The scoreboard is the section of ``benchmarks/RESULTS.md`` between the ``accuracy:begin`` and ``accuracy:end``
-markers: this script rewrites that section and leaves the rest of the file (the speed benchmark's) as it was.
+There are two scoreboards in ``benchmarks/RESULTS.md``, each between its own markers: the fully connected presets
+(``accuracy:begin`` … ``accuracy:end``) beside the published fully connected networks, and the convolutional ones
+(``accuracy-conv:begin`` … ``accuracy-conv:end``) beside the published convolutional networks. This script
+rewrites the section of each kind of preset it was asked to run and leaves the rest of the file as it was. Each
+row also gives the accuracy of the ensemble of its seeds' models.
 ``--quick`` trains each preset for one epoch (on the package's small sample unless ``--data`` says otherwise) and
 writes ``benchmarks/out/RESULTS-quick.md`` instead, so a smoke test never overwrites real results.
 
@@ -35,14 +38,17 @@ from pathlib import Path
 
 import numpy as np
 
-from digitnet import experiment
+from digitnet import experiment, spec
 from digitnet.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from digitnet.config import PRESETS, TrainConfig
 from digitnet.data import load
+from digitnet.ensemble import Ensemble
+from digitnet.io import load_model
 
 HERE = Path(__file__).resolve().parent
 RESULTS = HERE / "RESULTS.md"
-BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"
+BEGIN, END = "<!-- accuracy:begin -->", "<!-- accuracy:end -->"  # the fully connected presets' scoreboard
+CONV_BEGIN, CONV_END = "<!-- accuracy-conv:begin -->", "<!-- accuracy-conv:end -->"  # the convolutional ones
 DATA_TITLES = {"mnist": "MNIST", "fashion-mnist": "Fashion-MNIST", "sample": "the package's sample"}
 
 # Published results for fully connected networks on the official MNIST test set, with their sources.
@@ -99,6 +105,42 @@ PUBLISHED = {
     ],
 }
 
+# Published results for convolutional networks on the official MNIST test set, with their sources.
+PUBLISHED_CONV = {
+    "mnist": [
+        (
+            "LeCun et al. 1998 (LeCun's MNIST table): LeNet-5",
+            "conv5x5x6-pool-conv5x5x16-pool-120-84-10 (tanh)",
+            "99.05",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        (
+            "LeCun et al. 1998: LeNet-5, distortions",
+            "the same",
+            "99.20",
+            "http://yann.lecun.com/exdb/mnist/",
+        ),
+        (
+            "Simard et al. 2003: convolutional network, cross-entropy, elastic distortions",
+            "conv5x5x5-conv5x5x50-100-10 (stride 2)",
+            "99.60",
+            "https://doi.org/10.1109/ICDAR.2003.1227801",
+        ),
+        (
+            "Ciresan et al. 2011: one deep convolutional network on a GPU, distortions",
+            "6 hidden layers, 2 convolution and pooling pairs",
+            "99.65",
+            "https://arxiv.org/abs/1102.0183",
+        ),
+        (
+            "Ciresan et al. 2012: a committee of 35 convolutional networks, distortions",
+            "35 networks, probabilities averaged",
+            "99.77",
+            "https://arxiv.org/abs/1202.2745",
+        ),
+    ],
+}
+
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -124,7 +166,7 @@ def main(argv: list[str] | None = None) -> int:
     out = args.out or HERE / "out" / ("accuracy-quick" if args.quick else "accuracy")
     results = args.results or (HERE / "out" / "RESULTS-quick.md" if args.quick else RESULTS)
 
-    rows = []
+    rows = []  # one per data set and preset
     for source in args.data:
         dataset = load(source)
         for preset in args.presets:
@@ -141,11 +183,28 @@ def main(argv: list[str] | None = None) -> int:
                 else:
                     runs.append(run_once(config, dataset, preset, run_dir, args))
             if runs:
-                rows.append(summarise(source, preset, runs))
-    section = scoreboard(rows, args)
-    write_section(results, section)
-    print(f"wrote the accuracy section of {results}")
+                row = summarise(source, preset, runs)
+                row["ensemble"] = ensemble_accuracy([out / source / preset / f"seed{s}" for s in row["seeds"]], dataset)
+                rows.append(row)
+    for conv, (begin, end) in ((False, (BEGIN, END)), (True, (CONV_BEGIN, CONV_END))):
+        if any(is_conv(PRESETS[preset]) == conv for preset in args.presets):  # each scoreboard keeps the other's rows
+            write_section(results, scoreboard([r for r in rows if is_conv(PRESETS[r["preset"]]) == conv], args, conv),
+                          begin, end)  # fmt: skip
+            print(f"wrote the {'convolutional' if conv else 'fully connected'} accuracy section of {results}")
     return 0
+
+
+def is_conv(config: TrainConfig) -> bool:
+    return any(isinstance(entry, str) and entry.startswith("conv") for entry in config.sizes)
+
+
+def ensemble_accuracy(run_dirs: list[Path], dataset) -> float | None:
+    """Test accuracy of the seeds' models with their probabilities averaged (``digitnet evaluate A B C``)."""
+    paths = [d / "model.safetensors" for d in run_dirs]
+    if len(paths) < 2 or dataset.test is None or not all(p.is_file() for p in paths):
+        return None
+    ensemble = Ensemble([load_model(p)[0] for p in paths])
+    return ensemble.evaluate(dataset.test.X, dataset.test.y)[1]
 
 
 def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> dict:
@@ -264,48 +323,53 @@ def machine() -> str:
     return f"{cpu}, {cores} cores{blas}; Python {platform.python_version()}, NumPy {np.__version__}"
 
 
-def scoreboard(rows: list[dict], args) -> str:
+def scoreboard(rows: list[dict], args, conv: bool = False) -> str:
     today = datetime.date.today().isoformat()
     command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if __name__ == "__main__" else [])
+    kind = "convolutional" if conv else "fully connected"
     lines = [
-        "## Accuracy: digitnet's presets against the published records",
+        f"## Accuracy: digitnet's {kind} presets against the published records",
         "",
         f"Measured {today} by `{command.strip()}` on {machine()}.",
         f"Each digitnet row is the mean ± standard deviation over seeds {', '.join(map(str, args.seeds))} of a whole "
         "run: training on the training split less the preset's dev rows, then one measurement of the official test "
         "split. Training time excludes loading the data and includes the dev measurement after each epoch. "
-        "The presets were chosen on dev accuracy; the test set chose nothing.",
+        "The presets were chosen on dev accuracy; the test set chose nothing. The ensemble is the seeds' models "
+        "with their probabilities averaged (`digitnet evaluate A B C`), measured on the same test split.",
     ]
     if args.quick:
         lines += ["", "**Smoke test (`--quick`): one epoch of each preset. These are not results.**"]
     for source in dict.fromkeys(row["data"] for row in rows):
         lines += ["", f"### {DATA_TITLES.get(source, source)}", ""]
         lines += [
-            "| | network | recipe | epochs | test accuracy % | dev accuracy % | training time |",
-            "|---|---|---|---|---|---|---|",
+            "| | network | recipe | epochs | test accuracy % | dev accuracy % | training time | ensemble test % |",
+            "|---|---|---|---|---|---|---|---|",
         ]
         for row in (r for r in rows if r["data"] == source):
-            sizes = "[" + ", ".join(map(str, row["config"]["sizes"])) + "]"
+            sizes = row["config"]["sizes"]
+            ensemble = "-" if row["ensemble"] is None else f"{100 * row['ensemble']:.2f}"
+            sizes = f"`{spec.to_text(sizes)}`" if is_conv(PRESETS[row["preset"]]) else f"[{', '.join(map(str, sizes))}]"
             seeds = "" if row["seeds"] == args.seeds else f" (seed {', '.join(map(str, row['seeds']))} only)"
             lines.append(
                 f"| digitnet `{row['preset']}`{seeds} | {sizes} | {recipe(row['config'])} | {row['epochs']} | "
-                f"**{percent(row['test'])}** | {percent(row['dev'])} | {minutes(row['seconds'])} |"
+                f"**{percent(row['test'])}** | {percent(row['dev'])} | {minutes(row['seconds'])} | "
+                f"{ensemble} |"
             )
-        published = PUBLISHED.get(source, [])
+        published = (PUBLISHED_CONV if conv else PUBLISHED).get(source, [])
         if published:
-            lines += ["", "Published fully connected networks on the same test set:", ""]
+            lines += ["", f"Published {kind} networks on the same test set:", ""]
             lines += ["| | network | test accuracy % | source |", "|---|---|---|---|"]
             lines += [f"| {who} | {net} | {accuracy} | <{url}> |" for who, net, accuracy, url in published]
     return "\n".join(lines) + "\n"
 
 
-def write_section(path: Path, section: str) -> None:
+def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:
     """Replace the text between the markers in ``path`` (or add it at the end); leave the rest untouched."""
-    block = f"{BEGIN}\n{section}{END}\n"
+    block = f"{begin}\n{section}{end}\n"
     text = path.read_text() if path.is_file() else "# digitnet benchmark results\n\n"
-    if BEGIN in text and END in text:
-        before, rest = text.split(BEGIN, 1)
-        after = rest.split(END, 1)[1].removeprefix("\n")
+    if begin in text and end in text:
+        before, rest = text.split(begin, 1)
+        after = rest.split(end, 1)[1].removeprefix("\n")
         text = before + block + after
     else:
         text = text.rstrip("\n") + "\n\n" + block

@@ -39,3 +39,16 @@ def test_a_file_without_the_section_gets_it_appended(accuracy, tmp_path):
     results.write_text("# Results\n\n## Speed\n")
     accuracy.write_section(results, "## Accuracy\n")
     assert results.read_text() == f"# Results\n\n## Speed\n\n{accuracy.BEGIN}\n## Accuracy\n{accuracy.END}\n"
+
+
+def test_the_convolutional_scoreboard_has_its_own_section_and_an_ensemble_column(accuracy, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    results.write_text(f"# Results\n\n{accuracy.BEGIN}\nthe fully connected rows\n{accuracy.END}\n")
+    argv = ["--quick", "--presets", "cnn", "--out", str(tmp_path / "runs"), "--results", str(results)]
+    assert accuracy.main(argv) == 0
+    text = results.read_text()
+    assert "the fully connected rows" in text  # untouched
+    conv = text.split(accuracy.CONV_BEGIN)[1].split(accuracy.CONV_END)[0]
+    row = next(line for line in conv.splitlines() if line.startswith("| digitnet `cnn`"))
+    ensemble = float(row.rstrip(" |").rsplit("| ", 1)[1])  # the two seeds' models averaged
+    assert 50 < ensemble <= 100

@@ -81,19 +81,19 @@ def build_parser() -> argparse.ArgumentParser:
     train.set_defaults(command=cmd_train)
 
     evaluate = commands.add_parser("evaluate", help="accuracy and loss of a model on labelled digits")
-    evaluate.add_argument("model", type=Path)
+    evaluate.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     evaluate.add_argument("--data", default="mnist", help="data source (default: the MNIST test set)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
     evaluate.set_defaults(command=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="write a Kaggle submission CSV (ImageId,Label)")
-    predict.add_argument("model", type=Path)
+    predict.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     predict.add_argument("--data", required=True, help="digits to label, e.g. Kaggle's test.csv")
     predict.add_argument("--out", type=Path, default=Path("submission.csv"))
     predict.set_defaults(command=cmd_predict)
 
     show = commands.add_parser("show", help="draw one digit with the model's prediction and probabilities")
-    show.add_argument("model", type=Path)
+    show.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     show.add_argument("--data", default="mnist")
     show.add_argument("--index", type=int, required=True, help="row of the evaluation split, from 0")
     show.add_argument("--out", type=Path, default=None, help="PNG to write (default digit-INDEX.png)")
@@ -320,11 +320,18 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, flush=True)
 
 
-def _model_and_split(model_path: Path, source: str, need_labels: bool):
-    """Load the model and the split to use: the test split when the source has one, else its only split."""
+def _model_and_split(model_paths: list[Path], source: str, need_labels: bool):
+    """Load the model (several: their ensemble) and the split to use: the test split when the source has one, else
+    its only split."""
+    from .ensemble import Ensemble
     from .io import load_model
 
-    network, _ = load_model(model_path)
+    networks = [load_model(path)[0] for path in model_paths]
+    try:
+        network = networks[0] if len(networks) == 1 else Ensemble(networks)
+    except ConfigError as error:
+        raise ModelFileError(f"{' '.join(map(str, model_paths))}: {error}") from None
+    model_path = model_paths[0] if len(model_paths) == 1 else f"the ensemble of {len(model_paths)} models"
     dataset = _load(source)
     split = dataset.test if dataset.test is not None else dataset.train
     if need_labels and split.y is None:

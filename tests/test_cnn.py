@@ -1,0 +1,151 @@
+"""A convolutional network through everything downstream: train, model files, evaluate and predict (alone and as
+an ensemble), the report, the drawing page, checkpoints and resume, on the package's real MNIST sample."""
+
+import json
+import threading
+
+import numpy as np
+import pytest
+from safetensors.numpy import save_file
+
+from digitnet import experiment
+from digitnet.checkpoint import CHECKPOINT_FILE, load_checkpoint
+from digitnet.cli import main
+from digitnet.config import TrainConfig
+from digitnet.data import load
+from digitnet.drawing import read
+from digitnet.ensemble import Ensemble
+from digitnet.io import load_model, save_model
+from digitnet.network import Network
+
+SPEC = "conv3x3x8-bn-pool-conv3x3x8:valid-pool-32-10"
+CONFIG = TrainConfig(sizes=SPEC, epochs=3, batch_size=100, learning_rate=0.05, dev_size=500, seed=3, dropout=0.2,
+                     rotate=8.0, shift=1.0)  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def sample():
+    return load("sample")
+
+
+@pytest.fixture(scope="module")
+def cnn_run(tmp_path_factory):
+    """`digitnet train` of a small conv net on the sample (a few seconds)."""
+    out = tmp_path_factory.mktemp("cnn")
+    argv = ["train", "--data", "sample", "--sizes", SPEC, "--epochs", "3", "--dev-size", "500", "--batch-size",
+            "100", "--learning-rate", "0.05", "--seed", "3", "--out", str(out), "--quiet"]  # fmt: skip
+    assert main(argv) == 0
+    return out
+
+
+def test_a_conv_net_trains_and_its_model_file_holds_the_spec_and_the_batch_statistics(cnn_run, sample):
+    summary = json.loads((cnn_run / "summary.json").read_text())
+    assert summary["sizes"] == ["28x28x1", "conv3x3x8", "bn", "pool", "conv3x3x8:valid", "pool", 32, 10]
+    assert summary["test_accuracy"] >= 0.85  # 2500 digits, 3 epochs
+    network, meta = load_model(cnn_run / "model.safetensors")
+    assert meta["format_version"] == 2
+    assert network.sizes == tuple(summary["sizes"])
+    bn = network.named_layers()[1][1]
+    assert not np.allclose(bn.running_var, 1) and not np.allclose(bn.running_mean, 0)  # learned, and kept
+    assert network.evaluate(sample.test.X, sample.test.y)[1] == summary["test_accuracy"]
+
+
+def test_the_report_shows_the_filters_and_feature_maps(cnn_run):
+    figures = {p.name for p in (cnn_run / "figures").iterdir()}
+    assert {"filters.png", "feature_maps.png"} <= figures and "weights.png" not in figures
+    page = (cnn_run / "report.html").read_text()
+    assert 'id="filters"' in page and 'id="feature_maps"' in page
+
+
+def test_predict_writes_a_kaggle_submission_from_a_conv_net(cnn_run, tmp_path, sample):
+    out = tmp_path / "submission.csv"
+    assert main(["predict", str(cnn_run / "model.safetensors"), "--data", "sample", "--out", str(out)]) == 0
+    lines = out.read_text().splitlines()
+    network, _ = load_model(cnn_run / "model.safetensors")
+    assert lines[0] == "ImageId,Label" and len(lines) == 1 + len(sample.test.X)
+    assert [int(line.split(",")[1]) for line in lines[1:]] == network.predict(sample.test.X).tolist()
+
+
+def test_an_ensemble_averages_the_probabilities_of_its_models(cnn_run, trained_run, sample, capsys):
+    paths = [cnn_run / "model.safetensors", trained_run / "model.safetensors"]
+    networks = [load_model(p)[0] for p in paths]
+    ensemble = Ensemble(networks)
+    P = ensemble.predict_proba(sample.test.X)
+    np.testing.assert_allclose(
+        P, (networks[0].predict_proba(sample.test.X) + networks[1].predict_proba(sample.test.X)) / 2
+    )
+    assert main(["evaluate", *map(str, paths), "--data", "sample", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["accuracy"] == pytest.approx(np.mean(P.argmax(axis=1) == sample.test.y))
+
+
+def test_an_ensemble_of_models_of_different_data_is_refused(cnn_run, tmp_path, capsys):
+    other = tmp_path / "twelve.safetensors"
+    save_model(Network([784, 5, 12]), other)
+    assert main(["evaluate", str(cnn_run / "model.safetensors"), str(other), "--data", "sample"]) == 4
+    error = capsys.readouterr().err.strip()
+    assert "the networks disagree on (inputs, classes): [(784, 10), (784, 12)]" in error and "\n" not in error
+
+
+def test_the_drawing_page_shows_a_conv_nets_feature_maps(cnn_run, tmp_path, sample):
+    from fastapi.testclient import TestClient
+
+    from digitnet import serve
+
+    app = serve.create_app(cnn_run / "model.safetensors", tmp_path / "corrections.csv")
+    with TestClient(app) as client:
+        response = client.post("/api/predict", json={"pixels": sample.test.X[0].reshape(28, 28).tolist()})
+    assert response.status_code == 200
+    body = response.json()
+    assert [block["size"] for block in body["maps"]] == [[28, 28, 8], [12, 12, 8]]
+    assert np.array(body["maps"][0]["channels"]).shape == (serve.MAP_CHANNELS, 28, 28)
+    assert [len(A) for A in body["hidden"]] == [32] and body["strongest"] == []
+
+
+def test_concurrent_readings_give_the_same_answers_as_one_at_a_time(cnn_run, sample):
+    network, _ = load_model(cnn_run / "model.safetensors")
+    digits = sample.test.X[:48]
+    alone = [read(network, d).probabilities for d in digits]
+    together = [None] * len(digits)
+
+    def reader(i):
+        for j in range(i, len(digits), 8):
+            together[j] = read(network, digits[j]).probabilities
+
+    threads = [threading.Thread(target=reader, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert all(np.array_equal(a, b) for a, b in zip(alone, together, strict=True))
+
+
+def test_a_conv_run_stopped_and_resumed_ends_with_the_same_weights(sample, tmp_path):
+    network, _, _ = experiment.run(CONFIG, sample)
+    stop, steps = threading.Event(), []
+
+    def on_step(step, steps_per_epoch):
+        steps.append(step)
+        if len(steps) == 37:  # mid-way through the second epoch of 25 steps
+            stop.set()
+
+    experiment.run(CONFIG, sample, tmp_path, on_step=on_step, stop=stop)
+    resumed, summary, _ = experiment.run(CONFIG, sample, tmp_path, resume=load_checkpoint(tmp_path / CHECKPOINT_FILE))
+    assert summary["stopped"] == "finished"
+    expected = network.state_dict()
+    assert resumed.state_dict().keys() == expected.keys()
+    assert all(np.array_equal(v, expected[k]) for k, v in resumed.state_dict().items())  # running statistics too
+
+
+def test_a_model_file_of_digitnet_0_1_still_loads(tmp_path):
+    net = Network([784, 16, 10], seed=1)
+    metadata = {  # exactly what 0.1 wrote: format version 1, sizes all widths
+        "format": "digitnet-model", "format_version": "1", "sizes": "[784, 16, 10]", "dropout": "0.0",
+        "activation": "relu", "output": "softmax", "preprocessing": "{}", "classes": json.dumps(list("0123456789")),
+        "summary": "{}",
+    }  # fmt: skip
+    save_file(net.state_dict(), str(tmp_path / "old.safetensors"), metadata=metadata)
+    loaded, meta = load_model(tmp_path / "old.safetensors")
+    assert meta["format_version"] == 1 and loaded.sizes == (784, 16, 10)
+    X = np.random.default_rng(0).integers(0, 256, (5, 784), dtype=np.uint8)
+    assert np.array_equal(loaded.predict_proba(X), net.predict_proba(X))
