@@ -184,10 +184,7 @@ def profile(network: Network, X: np.ndarray, y: np.ndarray, steps: int) -> tuple
         trainer.optimizer.step()
         parts.setdefault("optimiser step", []).append(clock() - start)
         products.append(matrix_products(network, caches))
-    ordered = sorted(parts, key=lambda name: (name.endswith("backward"), name.startswith("optimiser"),
-                                              int(name.split()[0]) * (-1 if name.endswith("backward") else 1)
-                                              if name[0].isdigit() else 0))  # fmt: skip
-    return [(name, median(parts[name])) for name in ordered], median(products)
+    return [(name, median(parts[name])) for name in parts], median(products)
 
 
 def describe(layer) -> str:

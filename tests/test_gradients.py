@@ -1,12 +1,15 @@
 """Every derivative in digitnet against central differences, in float64.
 
-For a function f and a small h, (f(x + h) - f(x - h)) / 2h matches f'(x) to O(h^2); we compare the analytic
-gradient with it for every layer, the loss and whole networks of several depths.
+For a function f and a small h, (f(x + h) - f(x - h)) / 2h matches f'(x) to O(h^2); digitnet.gradcheck compares
+the analytic gradient with it for every layer, the loss and whole networks of several depths, every entry of every
+array. For a layer the scalar is sum(A * R) for a fixed random R, so that dA = R; for the loss and for a network,
+the loss itself.
 """
 
 import numpy as np
 import pytest
 
+from digitnet.gradcheck import assert_gradients, check_gradients
 from digitnet.layers import BatchNorm, Conv2D, Dense, Dropout, Flatten, MaxPool2D, ReLU
 from digitnet.losses import SoftmaxCrossEntropy
 from digitnet.network import Network
@@ -15,22 +18,10 @@ H = 1e-6
 TOLERANCE = 1e-7  # relative error; float64 central differences reach about 1e-9 here
 
 
-def numerical_gradient(f, x: np.ndarray) -> np.ndarray:
-    """Central differences of the scalar function f() with respect to every entry of x (changed in place)."""
-    grad = np.zeros_like(x)
-    for i in np.ndindex(x.shape):
-        saved = x[i]
-        x[i] = saved + H
-        plus = f()
-        x[i] = saved - H
-        minus = f()
-        x[i] = saved
-        grad[i] = (plus - minus) / (2 * H)
-    return grad
-
-
-def relative_error(a: np.ndarray, b: np.ndarray) -> float:
-    return float(np.max(np.abs(a - b)) / max(np.max(np.abs(a) + np.abs(b)), 1e-12))
+def check(thing, X, y=None) -> list[str]:
+    """Every gradient of a layer, loss or network within TOLERANCE; returns the names of the arrays checked."""
+    result = assert_gradients(thing, X, y, h=H, tolerance=TOLERANCE)
+    return [a.name for a in result.arrays]
 
 
 @pytest.fixture
@@ -41,17 +32,7 @@ def rng():
 def test_dense_gradients(rng):
     layer = Dense(5, 4, rng=rng, dtype=np.float64)
     layer.b[:] = rng.standard_normal(4)
-    X = rng.standard_normal((3, 5))
-    R = rng.standard_normal((3, 4))  # loss = sum(Z * R), so dZ = R
-
-    def loss():
-        return float(np.sum(layer.forward(X, training=True) * R))
-
-    loss()
-    dX = layer.backward(R.copy())
-    assert relative_error(layer.dW, numerical_gradient(loss, layer.W)) < TOLERANCE
-    assert relative_error(layer.db, numerical_gradient(loss, layer.b)) < TOLERANCE
-    assert relative_error(dX, numerical_gradient(loss, X)) < TOLERANCE
+    assert check(layer, rng.standard_normal((3, 5))) == ["X", "W", "b"]
 
 
 def test_first_dense_layer_skips_the_input_gradient(rng):
@@ -64,15 +45,7 @@ def test_first_dense_layer_skips_the_input_gradient(rng):
 def test_relu_gradient(rng):
     Z = rng.standard_normal((4, 6))
     Z[np.abs(Z) < 0.01] = 0.5  # keep away from the kink at 0, where the derivative is undefined
-    R = rng.standard_normal((4, 6))
-    relu = ReLU()
-
-    def loss():
-        return float(np.sum(relu.forward(Z.copy(), training=True) * R))  # ReLU works in place: hand it a copy
-
-    loss()
-    dZ = relu.backward(R.copy())
-    assert relative_error(dZ, numerical_gradient(loss, Z)) < TOLERANCE
+    assert check(ReLU(), Z) == ["X"]  # ReLU works in place: gradcheck hands it a copy each time
 
 
 def test_relu_forward_is_max_with_zero(rng):
@@ -83,14 +56,7 @@ def test_relu_forward_is_max_with_zero(rng):
 def test_softmax_cross_entropy_gradient(rng):
     Z = rng.standard_normal((5, 10)) * 3
     y = rng.integers(0, 10, 5)
-    loss_fn = SoftmaxCrossEntropy()
-
-    def loss():
-        return loss_fn.forward(Z, y)
-
-    loss()
-    dZ = loss_fn.backward()
-    assert relative_error(dZ, numerical_gradient(loss, Z)) < TOLERANCE
+    assert check(SoftmaxCrossEntropy(), Z, y) == ["Z"]
 
 
 def test_softmax_cross_entropy_is_stable_for_huge_logits():
@@ -103,16 +69,9 @@ def test_softmax_cross_entropy_is_stable_for_huge_logits():
 
 def test_dropout_gradient(rng):
     X = rng.standard_normal((6, 8))
-    R = rng.standard_normal((6, 8))
-    dropout = Dropout(0.4, rng=np.random.default_rng(0))
-
-    def loss():
-        dropout.rng = np.random.default_rng(3)  # the same mask every call: dropout is a fixed mask times 1/0.6
-        return float(np.sum(dropout.forward(X.copy(), training=True) * R))
-
-    loss()
-    dX = dropout.backward(R.copy())
-    assert relative_error(dX, numerical_gradient(loss, X)) < TOLERANCE
+    dropout = Dropout(0.4, rng=np.random.default_rng(3))
+    check(dropout, X)  # gradcheck rewinds dropout.rng before each evaluation: a fixed mask times 1/0.6
+    dX = dropout.backward(np.ones_like(X))  # the mask of the check's last evaluation
     assert np.any(dX == 0) and np.any(dX != 0)  # some units were dropped, some kept
 
 
@@ -131,14 +90,7 @@ def test_dropout_keeps_the_expected_value_in_training_and_is_the_identity_at_inf
 def test_label_smoothing_gradient(label_smoothing, rng):
     Z = rng.standard_normal((5, 10)) * 3
     y = rng.integers(0, 10, 5)
-    loss_fn = SoftmaxCrossEntropy(label_smoothing)
-
-    def loss():
-        return loss_fn.forward(Z, y)
-
-    loss()
-    dZ = loss_fn.backward()
-    assert relative_error(dZ, numerical_gradient(loss, Z)) < TOLERANCE
+    assert check(SoftmaxCrossEntropy(label_smoothing), Z, y) == ["Z"]
 
 
 def test_label_smoothing_loss_is_cross_entropy_against_the_smoothed_target(rng):
@@ -157,58 +109,26 @@ def test_whole_network_gradients(sizes, rng):
         layer.b[:] = rng.standard_normal(layer.b.shape) * 0.1
     X = rng.standard_normal((7, sizes[0]))
     y = rng.integers(0, sizes[-1], 7)
-
-    def loss():
-        return network.loss.forward(network.forward(X.copy()), y)
-
-    network.train_step(X.copy(), y)
-    analytic = [grad.copy() for _, grad, _ in network.parameters()]
-    for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
-        assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE
+    assert len(check(network, X, y)) == 2 * (len(sizes) - 1)  # every W and b, of train_step's gradients
 
 
 def test_whole_network_gradients_with_dropout(rng):
     network = Network([6, 7, 5, 4], seed=1, dtype=np.float64, dropout=0.3)
     X = rng.standard_normal((7, 6))
     y = rng.integers(0, 4, 7)
-
-    def loss():
-        network.rng.bit_generator.state = start  # the same masks every call
-        return network.loss.forward(network.forward(X.copy(), training=True), y)
-
-    start = network.rng.bit_generator.state
-    loss()
-    network.backward(network.loss.backward())
-    analytic = [grad.copy() for _, grad, _ in network.parameters()]
-    for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
-        assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE
-
-
-def check_layer(layer, X: np.ndarray, rng) -> None:
-    """Every gradient of ``layer`` (its input's and its parameters') against central differences."""
-    R = rng.standard_normal(layer.forward(X.copy(), training=True).shape)  # loss = sum(A * R), so dA = R
-
-    def loss():
-        return float(np.sum(layer.forward(X.copy(), training=True) * R))
-
-    loss()
-    dX = layer.backward(R.copy())
-    for value, grad, _ in layer.parameters():
-        assert relative_error(grad, numerical_gradient(loss, value)) < TOLERANCE
-    if dX is not None:
-        assert relative_error(dX, numerical_gradient(loss, X)) < TOLERANCE
+    assert len(check(network, X, y)) == 6  # network.rng is rewound before every evaluation: the same masks
 
 
 @pytest.mark.parametrize(("k", "padding", "c_in"), [(3, "same", 2), (5, "same", 1), (3, "valid", 3), (1, "same", 2)])
 def test_conv2d_gradients(k, padding, c_in, rng):
     layer = Conv2D(k, c_in, 4, padding, rng=rng, dtype=np.float64)
     layer.b[:] = rng.standard_normal(4)
-    check_layer(layer, rng.standard_normal((2, 6, 5, c_in)), rng)
+    assert check(layer, rng.standard_normal((2, 6, 5, c_in))) == ["X", "W", "b"]
 
 
 @pytest.mark.parametrize("shape", [(2, 4, 6, 3), (2, 5, 7, 2)])  # even, and odd sides whose last row is dropped
 def test_max_pool_gradient(shape, rng):
-    check_layer(MaxPool2D(), rng.standard_normal(shape), rng)
+    assert check(MaxPool2D(), rng.standard_normal(shape)) == ["X"]
 
 
 def test_max_pool_sends_the_gradient_to_each_window_maximum_only():
@@ -219,7 +139,7 @@ def test_max_pool_sends_the_gradient_to_each_window_maximum_only():
 
 
 def test_flatten_gradient(rng):
-    check_layer(Flatten(), rng.standard_normal((2, 3, 4, 2)), rng)
+    assert check(Flatten(), rng.standard_normal((2, 3, 4, 2))) == ["X"]
 
 
 @pytest.mark.parametrize("shape", [(6, 5), (3, 4, 3, 2)])  # after a dense layer, and after a convolution
@@ -227,7 +147,8 @@ def test_batch_norm_gradients(shape, rng):
     layer = BatchNorm(shape[-1], dtype=np.float64)
     layer.gamma[:] = rng.standard_normal(shape[-1])
     layer.beta[:] = rng.standard_normal(shape[-1])
-    check_layer(layer, rng.standard_normal(shape) * 3 + 1, rng)
+    # the whole batch in every evaluation: each nudge moves the batch's mean and variance
+    assert check(layer, rng.standard_normal(shape) * 3 + 1) == ["X", "gamma", "beta"]
 
 
 @pytest.mark.parametrize(
@@ -240,15 +161,11 @@ def test_whole_conv_network_gradients(sizes, rng):
             value += rng.standard_normal(value.shape) * 0.1
     X = rng.standard_normal((5, network.n_inputs))
     y = rng.integers(0, network.n_classes, 5)
-
-    def loss():  # training=True: batch norm then uses the batch's statistics, as train_step does
-        return network.loss.forward(network.forward(X.copy(), training=True), y)
-
-    network.train_step(X.copy(), y)
-    analytic = [grad.copy() for _, grad, _ in network.parameters()]
-    for (value, _, _), grad in zip(network.parameters(), analytic, strict=True):
-        numerical = numerical_gradient(loss, value)
-        if np.abs(numerical).max() < 1e-8:  # a bias just before bn: the normalisation subtracts it again
-            assert np.abs(grad).max() < 1e-12
+    # training=True throughout: batch norm uses the batch's statistics, as train_step does
+    result = check_gradients(network, X, y, h=H, tolerance=TOLERANCE)
+    assert len(result.arrays) == len(network.parameters())
+    for array in result.arrays:
+        if array.numerical_max < 1e-8:  # a bias just before bn: the normalisation subtracts it again
+            assert array.analytic_max < 1e-12, array.describe()
         else:
-            assert relative_error(grad, numerical) < TOLERANCE
+            assert array.relative_error < TOLERANCE, array.describe()

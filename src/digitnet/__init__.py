@@ -11,7 +11,8 @@ Shapes, once for the whole package: **rows are examples**. A batch of digits ``X
     >>> from digitnet import Network
     >>> net = Network([784, 10, 10], seed=0)
 
-Modules: ``layers`` (Dense, ReLU, Dropout), ``losses`` (softmax cross-entropy, with label smoothing), ``network``,
+Modules: ``layers`` (Dense, ReLU, Dropout), ``gradcheck`` (your own layer, loss or network against central
+differences), ``losses`` (softmax cross-entropy, with label smoothing), ``network``,
 ``optim`` (gradient descent, momentum, Adam, schedules with warm-up, max-norm), ``augment`` (random affine and
 elastic distortions of a batch), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data``
 (every source of digits), ``io`` (model files), ``experiment`` (a whole run), ``metrics`` (confusion matrix,
@@ -24,6 +25,7 @@ extra: ``export`` (``export.onnx``, an ONNX graph; ``export.web``, the drawing p
 
 from .config import PRESETS, TrainConfig
 from .errors import ConfigError, DataError, DigitnetError, DivergenceError, ModelFileError
+from .gradcheck import GradientError, assert_gradients, check_gradients
 from .layers import Dense, Dropout, ReLU
 from .losses import SoftmaxCrossEntropy
 from .network import Network
@@ -41,6 +43,7 @@ __all__ = [
     "DivergenceError",
     "Dropout",
     "GradientDescent",
+    "GradientError",
     "ModelFileError",
     "Momentum",
     "Network",
@@ -48,5 +51,7 @@ __all__ = [
     "SoftmaxCrossEntropy",
     "TrainConfig",
     "Trainer",
+    "assert_gradients",
+    "check_gradients",
     "train",
 ]
