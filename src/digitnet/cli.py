@@ -188,7 +188,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             dropped = " ".join(given + (["--out"] if args.out else []))
             raise ConfigError(f"--resume carries on with the run's own options; drop {dropped}")
         resume = load_checkpoint(args.resume / CHECKPOINT_FILE)
-        config, preset, source, out = resume.config, resume.preset, args.data or resume.data, args.resume
+        if args.data is not None and args.data != resume.data:
+            raise ConfigError(
+                f"--resume carries on with the run's own data ({resume.data}); drop --data {args.data}, or start "
+                "a new run to train on other data"
+            )
+        config, preset, source, out = resume.config, resume.preset, resume.data, args.resume
     dataset = _load(source, quiet=args.quiet)
     experiment.check_fits(config, dataset)
     if resume is not None:

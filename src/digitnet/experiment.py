@@ -26,10 +26,12 @@ from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
 from .data import Dataset, dev_split
 from .errors import ConfigError, DataError
-from .files import write_text
+from .files import remove_stale_partials, write_text
 from .io import save_model
 from .network import Network
 from .train import Trainer
+
+RUN_FILES = (CHECKPOINT_FILE, "model.safetensors", "summary.json", "history.jsonl")  # what run writes
 
 
 def check_fits(config: TrainConfig, dataset: Dataset) -> None:
@@ -87,6 +89,9 @@ def run(
     """
     check_fits(config, dataset)
     out = None if out_dir is None else prepare_out_dir(out_dir)
+    if out is not None:  # a run killed while writing leaves its hidden temporary files: this run writes them anew
+        for name in RUN_FILES:
+            remove_stale_partials(out / name)
     train, dev = dev_split(dataset.train.X, dataset.train.y, config.dev_size, np.random.default_rng([config.seed, 0]))
     network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
     trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)

@@ -203,6 +203,7 @@ class Trainer:
         if self.order is not None:
             arrays["order"] = self.order
         values = {
+            "train_rows": len(self.X),  # checked on loading: the order and the schedule only fit the same data
             "epoch": self.epoch,
             "step": self.step,
             "step_in_epoch": self.step_in_epoch,
@@ -219,6 +220,13 @@ class Trainer:
     def load_state_dict(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         def group(prefix: str) -> dict[str, np.ndarray]:
             return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+
+        rows = values.get("train_rows", len(self.X))
+        if rows != len(self.X):
+            raise ConfigError(
+                f"the checkpoint was trained on {rows} rows but this run has {len(self.X)}; resume with the run's "
+                "own data and dev size"
+            )
 
         self.network.load_state_dict(group("network/"))
         self.optimizer.load_state_dict(group("optimizer/"))
