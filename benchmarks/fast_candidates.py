@@ -32,9 +32,11 @@ GROUPS: dict[str, dict[str, TrainConfig]] = {
         "10 epochs": SHORT,
         "10 epochs, label smoothing 0.1": SHORT.replace(label_smoothing=0.1),
         "10 epochs, weight decay 5e-4": SHORT.replace(weight_decay=5e-4),
-        "10 epochs, label smoothing 0.1, weight decay 5e-4": SHORT.replace(label_smoothing=0.1, weight_decay=5e-4),
         "10 epochs, lr 0.4, warm-up 1, label smoothing 0.1": SHORT.replace(
             learning_rate=0.4, warmup_epochs=1.0, label_smoothing=0.1
+        ),
+        "[784, 512, 512, 10], 10 epochs, label smoothing 0.1": SHORT.replace(
+            sizes=(784, 512, 512, 10), label_smoothing=0.1
         ),
         "12 epochs, batch 1024, lr 0.4, label smoothing 0.1": SHORT.replace(
             epochs=12, batch_size=1024, learning_rate=0.4, label_smoothing=0.1

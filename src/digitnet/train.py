@@ -67,7 +67,11 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.
 
 @dataclass
 class Trainer:
-    """Trains ``network`` on uint8 pixels ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
+    """Trains ``network`` on ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
+
+    ``X`` is uint8 pixels 0-255, scaled by 1/255 here, or floats already in [0, 1], taken as they are: the same
+    rule as ``Network.predict`` (``as_inputs``). Everything given is checked first (``check_examples``,
+    ``check_fits_network``), with a one-line ``ConfigError`` naming the bad argument.
 
     All of its state is in plain attributes (weights, optimiser, epoch, random generator, history), so a run can
     be stopped after any step and carried on later.
@@ -85,18 +89,19 @@ class Trainer:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
+        check_fits_network(self.network, self.config)
+        check_examples(self.network, self.X, self.y, "X", "y")
+        if (self.X_dev is None) != (self.y_dev is None):
+            raise ConfigError("pass both X_dev and y_dev, or neither")
+        if self.X_dev is not None:
+            check_examples(self.network, self.X_dev, self.y_dev, "X_dev", "y_dev", allow_empty=True)
         dtype = self.network.dtype
         # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
         # batch is used whole and kept column-major, where its thin products run faster (see layers.order_of).
         full_batch = self.config.batch_size == 0 or self.config.batch_size >= len(self.X)
-        self.inputs = pixels_to_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
-        self.dev_inputs = None if self.X_dev is None else pixels_to_inputs(self.X_dev, dtype)
+        self.inputs = as_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
+        self.dev_inputs = None if self.X_dev is None else as_inputs(self.X_dev, dtype)
         config = self.config
-        if self.network.dropout != config.dropout:
-            raise ConfigError(
-                f"the network has dropout {self.network.dropout} but the configuration asks for {config.dropout}; "
-                "build it with Network(config.sizes, dropout=config.dropout)"
-            )
         self.optimizer = make_optimizer(config, self.network)
         self.network.loss = SoftmaxCrossEntropy(config.label_smoothing)  # the training loss
         self.rng = np.random.default_rng([config.seed, 1])  # shuffling; independent of init and dev split
@@ -275,6 +280,67 @@ class Trainer:
             return False
         reports_since_best = sum(1 for r in self.history if r.epoch > self.best[1])
         return reports_since_best >= patience
+
+
+def as_inputs(X: np.ndarray, dtype, order: str = "C") -> np.ndarray:
+    """The one rule for what a network reads: uint8 pixels 0-255 are scaled by 1/255; floats are taken as inputs
+    already in [0, 1], as they are (``Network.predict`` follows the same rule)."""
+    if X.dtype == np.uint8:
+        return pixels_to_inputs(X, dtype, order=order)
+    return np.asarray(X, dtype=dtype, order=order)
+
+
+def check_fits_network(network: Network, config: TrainConfig) -> None:
+    """Refuse a configuration that describes another network than the one given."""
+    if tuple(config.sizes) != tuple(network.sizes):
+        raise ConfigError(
+            f"the configuration's sizes {list(config.sizes)} are not the network's {list(network.sizes)}; "
+            "build it with Network(config.sizes, ...) or pass config.replace(sizes=network.sizes)"
+        )
+    if network.dropout != config.dropout:
+        raise ConfigError(
+            f"the network has dropout {network.dropout} but the configuration asks for {config.dropout}; "
+            "build it with Network(config.sizes, dropout=config.dropout)"
+        )
+    if network.dtype != np.dtype(config.dtype):
+        raise ConfigError(
+            f"the network is {network.dtype} but the configuration asks for {config.dtype}; "
+            "build it with Network(config.sizes, dtype=config.dtype)"
+        )
+
+
+def check_examples(
+    network: Network, X: np.ndarray, y: np.ndarray, x_name: str, y_name: str, *, allow_empty: bool = False
+) -> None:
+    """Refuse examples the network cannot learn from, naming the argument, the problem and the fix."""
+    if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
+        raise ConfigError(f"{x_name} and {y_name} must be NumPy arrays, got {type(X).__name__} and {type(y).__name__}")
+    width = int(np.prod([int(d) for d in str(network.sizes[0]).split("x")]))  # 784, or "28x28x1" -> 784
+    if X.ndim != 2 or X.shape[1] != width:
+        raise ConfigError(
+            f"{x_name} has shape {X.shape} but the network's first layer takes {width} values per example; "
+            f"pass {x_name} as (n, {width}), one row per example"
+        )
+    if y.ndim != 1 or len(y) != len(X):
+        raise ConfigError(f"{x_name} has {len(X)} rows but {y_name} has shape {y.shape}; pass one label per row")
+    if not len(X) and not allow_empty:
+        raise ConfigError(f"{x_name} has no rows; pass at least one example")
+    if X.dtype.kind == "f":
+        if len(X) and not (np.isfinite(X).all() and X.min() >= 0 and X.max() <= 1):
+            raise ConfigError(
+                f"{x_name} holds floats outside [0, 1] (from {X.min()} to {X.max()}); float inputs are taken as "
+                "they are, already scaled: pass uint8 pixels 0-255 (scaled by 1/255 here) or floats in [0, 1]"
+            )
+    elif X.dtype != np.uint8:
+        raise ConfigError(f"{x_name} is {X.dtype}; pass uint8 pixels 0-255, or floats already scaled to [0, 1]")
+    classes = network.sizes[-1]
+    if y.dtype.kind not in "iu":
+        raise ConfigError(f"{y_name} is {y.dtype}; pass integer labels from 0 to {classes - 1}")
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        raise ConfigError(
+            f"{y_name} holds labels from {y.min()} to {y.max()} but the network has {classes} classes (0 to "
+            f"{classes - 1}); make the last size at least {y.max() + 1}"
+        )
 
 
 def train(
