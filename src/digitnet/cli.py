@@ -287,14 +287,14 @@ def cmd_serve(args: argparse.Namespace) -> int:
         )
     corrections = args.corrections or model.parent / "corrections.csv"
     # Answer only to this machine's names when listening on it alone, which stops DNS rebinding.
-    local = args.host in ("127.0.0.1", "localhost")
-    app = serve.create_app(model, corrections, allowed_hosts=["127.0.0.1", "localhost"] if local else None)
-    sock = serve.open_socket(args.host, args.port)
-    print(f"digitnet: serving {model} at {serve.url(sock)} (Ctrl-C to stop)", flush=True)
+    local = serve.is_loopback(args.host)
+    app = serve.create_app(model, corrections, allowed_hosts=serve.LOOPBACK_HOSTS if local else None)
+    sockets = serve.open_sockets(args.host, args.port)
+    print(f"digitnet: serving {model} at {serve.url(sockets[0])} (Ctrl-C to stop)", flush=True)
     if not local:
         print(f"digitnet: listening on {args.host}: other machines on the network can use the page", flush=True)
     print(f"digitnet: 'correct me' saves digits to {corrections}, a CSV that `digitnet train --data` reads", flush=True)
-    serve.run(app, sock)
+    serve.run(app, sockets)
     return 0
 
 

@@ -11,7 +11,7 @@
 A drawing is a PNG (base64, as ``canvas.toDataURL()`` makes it) or 28x28 pixels, 0 = background, 255 = ink.
 Everything a request carries is checked here, at the boundary: a body over ``MAX_BODY`` bytes gets 413, anything
 else malformed or out of range 422, always as ``{"detail": "one line that names the problem and the fix"}``.
-``open_socket`` and ``run`` serve the app with uvicorn; the ``digitnet serve`` command calls them.
+``open_sockets`` and ``run`` serve the app with uvicorn; the ``digitnet serve`` command calls them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import ipaddress
 import os
 import socket
 import threading
@@ -42,7 +43,7 @@ from .io import load_model
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1 << 20  # bytes in a request body; the page sends about 10 KB
 MAX_PNG_BASE64 = 700_000  # characters of base64 PNG: about 512 KB of PNG
-MAX_PNG_SIDE = 1024  # pixels on each side of a PNG drawing
+MAX_PNG_SIDE = drawing.MAX_PNG_SIDE  # pixels on each side of a PNG drawing: the limit ink_from_png enforces
 STRONGEST = 6  # hidden units the page shows with their weights
 # The page's only sources are this server: no CDN, no fonts, no inline script.
 CONTENT_SECURITY_POLICY = (
@@ -221,7 +222,7 @@ def create_app(
 def _digit(body: Drawing) -> np.ndarray:
     """The drawing in a request, as the (28, 28) uint8 digit the network will read."""
     if body.png is not None:
-        return drawing.prepare(drawing.ink_from_png(_decode_png(body.png), max_side=MAX_PNG_SIDE))
+        return drawing.prepare(drawing.ink_from_png(_decode_png(body.png)))
     pixels = _check_pixels(body.pixels)
     return pixels if body.prepared else drawing.prepare(pixels)
 
@@ -358,39 +359,73 @@ class SecurityHeaders:
 
 
 # ---------------------------------------------------------------------------------------------- serving
-def open_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (0 = any free port), or a ``ConfigError`` saying why not."""
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]  # the Host headers of this machine's own names
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``--host`` names this machine alone (127.0.0.1, ::1, localhost): then only its names are answered."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_sockets(host: str, port: int) -> list[socket.socket]:
+    """Listening TCP sockets on every address ``host`` resolves to, all on one port (0 = any free port).
+
+    A name can resolve to several addresses: ``localhost`` is often ``::1`` first and ``127.0.0.1`` second, and
+    a browser may try either, so each gets a socket. The first address must work (else a ``ConfigError`` says
+    why); a later one that cannot be bound (IPv6 switched off, say) is left out.
+    """
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port {port} is out of range; pass a port from 1 to 65535, or 0 for any free port")
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise ConfigError(f"--host {host!r} is not an address or name this machine knows; try 127.0.0.1") from None
+    addresses = list(dict.fromkeys((family, kind, proto, address[:2]) for family, kind, proto, _, address in found))
+    sockets: list[socket.socket] = []
+    for family, kind, proto, (ip, _) in addresses:
+        at = sockets[0].getsockname()[1] if sockets else port  # with port 0 the first socket chooses the port
+        try:
+            sockets.append(_listen(family, kind, proto, ip, at))
+        except OSError as error:
+            if sockets:  # one address already listens: do without this one
+                continue
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use; pass another --port, or --port 0 for any free one"
+                ) from None
+            reason = error.strerror or error
+            raise ConfigError(f"cannot listen on {host} port {port} ({reason}); try another --port") from None
+    return sockets
+
+
+def _listen(family: int, kind: int, proto: int, ip: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once after a stop
-        sock.bind(address)
+        if family == socket.AF_INET6:  # an IPv6 socket takes its own address only, not the IPv4 one of the port
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((ip, port))
         sock.listen(128)
-    except OSError as error:
+    except OSError:
         sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"port {port} on {host} is already in use; pass another --port, or --port 0 for any free one"
-            ) from None
-        reason = error.strerror or error
-        raise ConfigError(f"cannot listen on {host} port {port} ({reason}); try another --port") from None
+        raise
     return sock
 
 
 def url(sock: socket.socket) -> str:
-    """The address to open in a browser for a socket from ``open_socket``."""
+    """The address to open in a browser for a socket from ``open_sockets``."""
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
         host = "127.0.0.1"  # listening everywhere: this machine's own address works
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def run(app: FastAPI, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until Ctrl-C; uvicorn logs only warnings and errors."""
+def run(app: FastAPI, sockets: list[socket.socket]) -> None:
+    """Serve ``app`` on ``sockets`` until Ctrl-C; uvicorn logs only warnings and errors."""
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+    server.run(sockets=sockets)
