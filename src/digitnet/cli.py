@@ -129,7 +129,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         flag = _flag(f.name)
         default = f.default
-        help_text = f"{f.metadata['help']} (default {_show(default)})"
+        help_text = f"{f.metadata['help']} (preset {DEFAULT_PRESET}: {_show(getattr(PRESETS[DEFAULT_PRESET], f.name))})"
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
@@ -139,8 +139,11 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    preset = PRESETS[args.preset]
+    if args.optimizer is not None:  # a new optimiser brings its own learning rate, unless one is given too
+        preset = preset.with_optimizer(args.optimizer)
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    return PRESETS[args.preset].replace(**{k: v for k, v in changes.items() if v is not None})
+    return preset.replace(**{k: v for k, v in changes.items() if v is not None})
 
 
 def _sizes(text: str) -> tuple[int, ...]:
