@@ -1,17 +1,13 @@
 """The drawing page's server, through FastAPI's test client: the page, the JSON API and every kind of bad request."""
 
 import base64
-import contextlib
 import io
 import re
 import socket
-import threading
-import time
 
 import httpx
 import numpy as np
 import pytest
-import uvicorn
 from fastapi.testclient import TestClient
 from PIL import Image
 
@@ -21,6 +17,7 @@ from digitnet.data import load, read_csv
 from digitnet.errors import ConfigError, ModelFileError
 from digitnet.io import load_model, save_model
 from digitnet.network import Network
+from live import live_server
 from strokes import DIGITS, render
 
 
@@ -197,7 +194,7 @@ WIDE_PNG = data_url(Image.new("L", (serve.MAX_PNG_SIDE + 1, 4)))
         ("/api/corrections", {"png": GOOD_PNG, "label": 10}, "label: Input should be less than or equal to 9 (got 10)"),
         ("/api/corrections", {"png": GOOD_PNG, "label": -1}, "label: Input should be greater than or equal to 0"),
         ("/api/corrections", {"png": GOOD_PNG, "label": "7"}, "label: Input should be a valid integer (got '7')"),
-        ("/api/corrections", {"png": GOOD_PNG, "label": 7.0}, "label: Input should be a valid integer"),
+        ("/api/corrections", {"png": GOOD_PNG, "label": 7.5}, "label: Input should be a valid integer"),
         ("/api/corrections", {"png": BLANK_PNG, "label": 7}, "the drawing is blank"),
     ],
 )
@@ -278,25 +275,6 @@ def test_serve_refuses_a_busy_or_impossible_port(reader_model, tmp_path, capsys)
     assert "--port 70000 is out of range" in capsys.readouterr().err
     assert main(["serve", *args, "--host", "no-such-host.invalid"]) == 2
     assert "--host 'no-such-host.invalid' is not an address" in capsys.readouterr().err
-
-
-@contextlib.contextmanager
-def live_server(app, sockets):
-    """``app`` served by uvicorn on ``sockets`` in a thread, as ``digitnet serve`` serves it."""
-    server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    thread = threading.Thread(target=server.run, kwargs={"sockets": sockets}, daemon=True)
-    thread.start()
-    deadline = time.monotonic() + 30
-    while not server.started:
-        assert thread.is_alive() and time.monotonic() < deadline, "the server did not start"
-        time.sleep(0.01)
-    try:
-        yield
-    finally:
-        server.should_exit = True
-        thread.join(30)
-        for sock in sockets:
-            sock.close()
 
 
 def test_localhost_resolving_to_ipv6_first_answers_on_both_loopbacks(reader_model, tmp_path, monkeypatch):

@@ -16,7 +16,7 @@ OPTIMIZERS = ("gd", "momentum", "adam")
 # The learning rate an optimiser starts from when it is chosen without one (``with_optimizer``): Adam divides each
 # step by the gradient's running size, so it wants steps hundreds of times smaller than momentum SGD. Measured on
 # the fast recipe's dev accuracy (benchmarks/ACCURACY-NOTES.md).
-LEARNING_RATES = {"adam": 0.001}
+LEARNING_RATES = {"adam": 0.003}
 SCHEDULES = ("constant", "step", "cosine")
 
 

@@ -29,10 +29,21 @@ from typing import Annotated, Any
 import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import __version__, drawing
@@ -55,21 +66,30 @@ _PIXEL = {"type": "integer", "minimum": 0, "maximum": 255}
 _ROW = {"type": "array", "items": _PIXEL, "minItems": 28, "maxItems": 28}
 _ROWS = {"type": "array", "items": _ROW, "minItems": 28, "maxItems": 28}
 _FLAT = {"type": "array", "items": _PIXEL, "minItems": 784, "maxItems": 784}
-Pixels = Annotated[list, WithJsonSchema({"oneOf": [_ROWS, _FLAT]})]
+Pixels = Annotated[list | None, WithJsonSchema({"oneOf": [_ROWS, _FLAT]})]  # null refused (Drawing)
 
 
 # ------------------------------------------------------------------------------------------- the API's types
+def _one_source_schema(schema: dict[str, Any]) -> None:
+    # What Drawing._one_source checks, said in the schema too, so that clients (and schemathesis) know it:
+    # a png and no pixels, with `prepared` false or left out; or pixels and no png.
+    schema["oneOf"] = [
+        {"required": ["png"], "not": {"required": ["pixels"]}, "properties": {"prepared": {"const": False}}},
+        {"required": ["pixels"], "not": {"required": ["png"]}},
+    ]
+
+
 class Drawing(BaseModel):
     """One drawing: exactly one of ``png`` and ``pixels``."""
 
-    model_config = ConfigDict(extra="forbid")
-    png: str | None = Field(
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_source_schema)
+    png: Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": MAX_PNG_BASE64})] = Field(
         None,
         max_length=MAX_PNG_BASE64,
         description="a PNG in base64, or a data:image/png;base64 URL; ink is its opacity when it has a varying "
         f"alpha channel, else whatever differs from the border; at most {MAX_PNG_SIDE}x{MAX_PNG_SIDE} pixels",
     )
-    pixels: Pixels | None = Field(
+    pixels: Pixels = Field(
         None, description="28 rows of 28 integers, or 784 integers row by row: 0 = background, 255 = ink"
     )
     prepared: StrictBool = Field(
@@ -77,6 +97,16 @@ class Drawing(BaseModel):
         description="true when the pixels already are an MNIST-style digit (e.g. from MNIST itself): "
         "the network reads them as they are, without cropping, scaling and centring",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # a field is sent or left out; null is neither, and the schema does not allow it
+        if isinstance(data, dict):
+            for name in ("png", "pixels"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"`{name}` is null; leave it out, or send a value")
+        return data
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -87,8 +117,15 @@ class Drawing(BaseModel):
         return self
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer: take it as 3 (anything else goes on to StrictInt to be refused)
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 class Correction(Drawing):
-    label: StrictInt = Field(ge=0, le=9, description="the digit the drawing really is")
+    label: Annotated[StrictInt, BeforeValidator(_whole)] = Field(
+        ge=0, le=9, description="the digit the drawing really is"
+    )
 
 
 class Unit(BaseModel):
@@ -164,6 +201,12 @@ def create_app(
     async def refuse(request: Request, error: DigitnetError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def refuse_unparsable(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON at all
+            return JSONResponse({"detail": _one_line([{"type": "json_invalid", "loc": ["body"]}])}, status_code=422)
+        return await http_exception_handler(request, error)  # 404, 405 ... as FastAPI words them
+
     @app.exception_handler(RequestValidationError)
     async def refuse_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _one_line(error.errors())}, status_code=422)
@@ -191,16 +234,7 @@ def create_app(
         pixels = _digit(body)
         with network_lock:
             reading = drawing.read(network, pixels)
-        return {
-            "digit": reading.digit,
-            "probabilities": reading.probabilities.tolist(),
-            "pixels": reading.pixels.tolist(),
-            "hidden": [_rounded(A, 4) for A in reading.hidden],
-            "strongest": [
-                {"unit": unit, "activation": activation, "weights": _rounded(weights, 2)}
-                for unit, activation, weights in drawing.strongest_units(network, reading, STRONGEST)
-            ],
-        }
+        return prediction_response(reading, drawing.strongest_units(network, reading, STRONGEST))
 
     @app.post("/api/corrections", response_model=Stored, responses=REFUSALS)
     def correct(body: Correction) -> dict[str, Any] | JSONResponse:
@@ -225,6 +259,20 @@ def _digit(body: Drawing) -> np.ndarray:
         return drawing.prepare(drawing.ink_from_png(_decode_png(body.png)))
     pixels = _check_pixels(body.pixels)
     return pixels if body.prepared else drawing.prepare(pixels)
+
+
+def prediction_response(reading: drawing.Reading, strongest: list[tuple[int, float, np.ndarray]]) -> dict[str, Any]:
+    """A ``Prediction`` as plain lists and numbers, ready for JSON."""
+    return {
+        "digit": reading.digit,
+        "probabilities": reading.probabilities.tolist(),
+        "pixels": reading.pixels.tolist(),
+        "hidden": [_rounded(A, 4) for A in reading.hidden],
+        "strongest": [
+            {"unit": unit, "activation": activation, "weights": _rounded(weights, 2)}
+            for unit, activation, weights in strongest
+        ],
+    }
 
 
 def _rounded(A: np.ndarray, decimals: int) -> list:
@@ -256,11 +304,14 @@ def _check_pixels(value: list) -> np.ndarray:
         raise DataError(f"{problem}; send 28 rows of 28 integers, or 784 integers row by row")
     for r, row in enumerate(rows):
         for c, v in enumerate(row):
-            if type(v) is not int or not 0 <= v <= 255:  # bool is an int subclass: refuse true and false
+            # JSON Schema's integers include 3.0 (a number whose fraction is zero), so those are taken too; bool is
+            # an int subclass in Python, but true and false are not integers in JSON: refuse them
+            whole = type(v) is int or (type(v) is float and v.is_integer())
+            if not whole or not 0 <= v <= 255:
                 raise DataError(
                     f"pixel at row {r}, column {c} is {v!r}; every pixel is an integer from 0 (background) to 255 (ink)"
                 )
-    return np.array(rows, dtype=np.uint8)  # (28, 28)
+    return np.array(rows, dtype=np.float64).astype(np.uint8)  # (28, 28), exact: every value is whole in 0-255
 
 
 EXAMPLE = '{"png": "data:image/png;base64,..."}'
