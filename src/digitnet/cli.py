@@ -285,7 +285,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL
     if args.model is None and not model.is_file():
         raise ModelFileError(
-            f"no model at {model}, where `digitnet train` puts one; train it first (about half a minute), "
+            f"no model at {model}, where `digitnet train` puts one; train it first (well under a minute), "
             "or pass a model file: digitnet serve MODEL"
         )
     corrections = args.corrections or model.parent / "corrections.csv"
