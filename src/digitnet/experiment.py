@@ -24,7 +24,7 @@ import numpy as np
 
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Dataset, dev_split
+from .data import Dataset, Split, dev_split
 from .errors import ConfigError, DataError
 from .files import remove_stale_partials, write_text
 from .io import save_model
@@ -54,6 +54,12 @@ def check_fits(config: TrainConfig, dataset: Dataset) -> None:
         raise ConfigError(
             f"dev_size {config.dev_size} leaves no training rows out of {len(dataset.train.X)}; lower --dev-size"
         )
+
+
+def run_dev_split(X: np.ndarray, y: np.ndarray, dev_size: int, seed: int) -> tuple[Split, Split]:
+    """The (train, dev) split a run with ``seed`` makes; the one place its seed rule is written (report.py
+    draws the same dev rows again through it)."""
+    return dev_split(X, y, dev_size, np.random.default_rng([seed, 0]))  # [seed, 0]: apart from the other streams
 
 
 def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
@@ -92,7 +98,7 @@ def run(
     if out is not None:  # a run killed while writing leaves its hidden temporary files: this run writes them anew
         for name in RUN_FILES:
             remove_stale_partials(out / name)
-    train, dev = dev_split(dataset.train.X, dataset.train.y, config.dev_size, np.random.default_rng([config.seed, 0]))
+    train, dev = run_dev_split(dataset.train.X, dataset.train.y, config.dev_size, config.seed)
     network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
     trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)
     if resume is not None:
