@@ -54,6 +54,10 @@ ARGS = [  # CONFIG as command-line options, less --epochs
     "500",
     "--seed",
     "5",
+    "--label-smoothing",  # the fast preset's, which CONFIG does not have
+    "0",
+    "--warmup-epochs",
+    "0",
 ]
 
 
@@ -227,6 +231,7 @@ def test_sigkill_leaves_a_checkpoint_that_resumes_to_the_same_weights(tmp_path, 
     assert process.returncode == -signal.SIGKILL
     assert not (tmp_path / "model.safetensors").exists()  # it was killed before it finished
     checkpoint = load_checkpoint(tmp_path / CHECKPOINT_FILE)
+    assert checkpoint.config == CONFIG.replace(epochs=epochs)
     left_at = checkpoint.state["step"]
     assert 1 <= checkpoint.state["epoch"] < epochs
 

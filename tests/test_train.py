@@ -184,8 +184,8 @@ def bad_examples():
             X,
             y,
         ),
-        ("X is int64; pass uint8 pixels", Network([16, 8, 3]), config(), X.astype(np.int64), y),
-        ("X holds floats outside [0, 1] (from 0.0 to 255.0)", Network([16, 8, 3]), config(), X.astype(float), y),
+        ("X is bool; pass uint8 pixels", Network([16, 8, 3]), config(), X > 100, y),
+        ("X holds NaN or infinite values", Network([16, 8, 3]), config(), np.where(X > 250, np.nan, X / 255), y),
         ("X and y must be NumPy arrays, got list", Network([16, 8, 3]), config(), X.tolist(), y),
     ]
 

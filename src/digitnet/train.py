@@ -69,7 +69,8 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.
 class Trainer:
     """Trains ``network`` on ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
 
-    ``X`` is uint8 pixels 0-255, scaled by 1/255 here, or floats already in [0, 1], taken as they are: the same
+    ``X`` is uint8 pixels 0-255, scaled by 1/255 here, or inputs already scaled (floats in [0, 1]), taken as they
+    are: the same
     rule as ``Network.predict`` (``as_inputs``). Everything given is checked first (``check_examples``,
     ``check_fits_network``), with a one-line ``ConfigError`` naming the bad argument.
 
@@ -283,11 +284,11 @@ class Trainer:
 
 
 def as_inputs(X: np.ndarray, dtype, order: str = "C") -> np.ndarray:
-    """The one rule for what a network reads: uint8 pixels 0-255 are scaled by 1/255; floats are taken as inputs
-    already in [0, 1], as they are (``Network.predict`` follows the same rule)."""
+    """The one rule for what a network reads: uint8 pixels 0-255 are scaled by 1/255; any other numbers (floats
+    in [0, 1], say) are inputs already and taken as they are (``Network.predict`` follows the same rule)."""
     if X.dtype == np.uint8:
         return pixels_to_inputs(X, dtype, order=order)
-    return np.asarray(X, dtype=dtype, order=order)
+    return np.array(X, dtype=dtype, order=order, copy=True)  # ours: the caller may change theirs
 
 
 def check_fits_network(network: Network, config: TrainConfig) -> None:
@@ -325,14 +326,10 @@ def check_examples(
         raise ConfigError(f"{x_name} has {len(X)} rows but {y_name} has shape {y.shape}; pass one label per row")
     if not len(X) and not allow_empty:
         raise ConfigError(f"{x_name} has no rows; pass at least one example")
-    if X.dtype.kind == "f":
-        if len(X) and not (np.isfinite(X).all() and X.min() >= 0 and X.max() <= 1):
-            raise ConfigError(
-                f"{x_name} holds floats outside [0, 1] (from {X.min()} to {X.max()}); float inputs are taken as "
-                "they are, already scaled: pass uint8 pixels 0-255 (scaled by 1/255 here) or floats in [0, 1]"
-            )
-    elif X.dtype != np.uint8:
-        raise ConfigError(f"{x_name} is {X.dtype}; pass uint8 pixels 0-255, or floats already scaled to [0, 1]")
+    if X.dtype.kind not in "iuf":
+        raise ConfigError(f"{x_name} is {X.dtype}; pass uint8 pixels 0-255, or numbers already scaled (e.g. to [0, 1])")
+    if X.dtype.kind == "f" and len(X) and not np.isfinite(X).all():
+        raise ConfigError(f"{x_name} holds NaN or infinite values; pass finite inputs")
     classes = network.sizes[-1]
     if y.dtype.kind not in "iu":
         raise ConfigError(f"{y_name} is {y.dtype}; pass integer labels from 0 to {classes - 1}")
