@@ -6,7 +6,8 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from digitnet.cli import main
+from digitnet.cli import build_parser, config_from_args, main
+from digitnet.config import LEARNING_RATES, PRESETS
 from digitnet.data import load
 from digitnet.io import load_model
 
@@ -202,3 +203,19 @@ def test_seed_preset_on_a_kaggle_csv_beats_the_notebooks_84_percent(tmp_path):
     assert summary["dev_accuracy"] >= 0.84
     history = (tmp_path / "run" / "history.jsonl").read_text().splitlines()
     assert len(history) == 50  # accuracy every 10 of the 500 iterations
+
+
+@pytest.mark.parametrize(
+    "options, optimizer, learning_rate",
+    [
+        ([], "momentum", PRESETS["fast"].learning_rate),
+        (["--optimizer", "adam"], "adam", LEARNING_RATES["adam"]),  # not momentum's 0.4, which Adam cannot take
+        (["--optimizer", "adam", "--learning-rate", "0.01"], "adam", 0.01),  # a rate given is kept
+        (["--learning-rate", "0.01", "--optimizer", "adam"], "adam", 0.01),
+        (["--preset", "seed", "--optimizer", "gd"], "gd", PRESETS["seed"].learning_rate),  # its own optimiser
+    ],
+)
+def test_each_optimiser_brings_its_own_learning_rate(options, optimizer, learning_rate):
+    config = config_from_args(build_parser().parse_args(["train", *options]))
+    assert (config.optimizer, config.learning_rate) == (optimizer, learning_rate)
+    assert LEARNING_RATES["adam"] < PRESETS["fast"].learning_rate / 100

@@ -551,3 +551,17 @@ def test_dataset_is_frozen():
     dataset = Dataset("x", Split(np.zeros((1, 784), np.uint8), None), None)
     with pytest.raises(AttributeError):
         dataset.name = "y"
+
+
+def test_loading_mnist_reads_its_cache_file_once(tmp_path, monkeypatch):
+    train, test = digits(4, seed=12), digits(2, seed=13)
+    np.savez_compressed(tmp_path / "mnist.npz", X_train=train.X, y_train=train.y, X_test=test.X, y_test=test.y)
+    hashes = {"train": sha256(train), "test": sha256(test)}
+    reads = []
+    real = data._read_npz
+    monkeypatch.setattr(data, "_read_npz", lambda path: reads.append(path) or real(path))
+    monkeypatch.setattr(data, "fetch_mnist", functools.partial(data.fetch_mnist, expected_sha256=hashes))
+    dataset = load("mnist", cache_dir=tmp_path)
+    assert reads == [tmp_path / "mnist.npz"]  # checked and loaded from one read
+    assert_same(dataset.train, train)
+    assert tmp_path / "mnist.npz" not in data._just_checked  # nothing kept once handed over

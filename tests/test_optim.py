@@ -84,16 +84,32 @@ def test_adam_with_weight_decay():
     assert W == pytest.approx(W0 - 0.01 * m_hat / (np.sqrt(v_hat) + 1e-8))
 
 
-def test_optimiser_state_round_trip():
-    a_params, b_params = parameters(), parameters()
-    a, b = Adam(a_params), Adam(b_params)
+OPTIMISERS = {
+    "gd": lambda params: GradientDescent(params, 0.1),
+    "momentum": lambda params: Momentum(params, 0.1, 0.9),
+    "nesterov": lambda params: Momentum(params, 0.1, 0.9, nesterov=True),
+    "adam": lambda params: Adam(params, 0.01),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMISERS))
+def test_optimiser_state_round_trip(name):
+    # a steps twice; b is made fresh, given a's weights and state after the first step, then steps once
+    a_params, b_params, cold_params = parameters(), parameters(), parameters()
+    a, b, cold = (OPTIMISERS[name](p) for p in (a_params, b_params, cold_params))
     a.step()
-    b.load_state_dict(a.state_dict())
-    b_params[0][0][:] = a_params[0][0]
-    b_params[1][0][:] = a_params[1][0]
-    a.step()
+    state = a.state_dict()
+    for (value, _, _), (b_value, _, _), (cold_value, _, _) in zip(a_params, b_params, cold_params, strict=True):
+        b_value[:] = cold_value[:] = value
+    b.load_state_dict(state)
+    a.step()  # moves a's buffers on: the state taken above must be a copy, not a view of them
     b.step()
-    assert b_params[0][0] == pytest.approx(a_params[0][0])
+    cold.step()
+    for (value, _, _), (b_value, _, _), (cold_value, _, _) in zip(a_params, b_params, cold_params, strict=True):
+        assert np.array_equal(b_value, value)
+        if name != "gd":  # the state matters: without it the second step goes elsewhere
+            assert not np.array_equal(cold_value, value)
+    assert all(np.array_equal(state[k], b.state_dict()[k]) for k in state) is (name == "gd")
 
 
 def test_schedules():

@@ -3,7 +3,9 @@
 import base64
 import io
 import re
+import socket
 
+import httpx
 import numpy as np
 import pytest
 from fastapi.testclient import TestClient
@@ -15,6 +17,7 @@ from digitnet.data import load, read_csv
 from digitnet.errors import ConfigError, ModelFileError
 from digitnet.io import load_model, save_model
 from digitnet.network import Network
+from live import live_server
 from strokes import DIGITS, render
 
 
@@ -191,7 +194,7 @@ WIDE_PNG = data_url(Image.new("L", (serve.MAX_PNG_SIDE + 1, 4)))
         ("/api/corrections", {"png": GOOD_PNG, "label": 10}, "label: Input should be less than or equal to 9 (got 10)"),
         ("/api/corrections", {"png": GOOD_PNG, "label": -1}, "label: Input should be greater than or equal to 0"),
         ("/api/corrections", {"png": GOOD_PNG, "label": "7"}, "label: Input should be a valid integer (got '7')"),
-        ("/api/corrections", {"png": GOOD_PNG, "label": 7.0}, "label: Input should be a valid integer"),
+        ("/api/corrections", {"png": GOOD_PNG, "label": 7.5}, "label: Input should be a valid integer"),
         ("/api/corrections", {"png": BLANK_PNG, "label": 7}, "the drawing is blank"),
     ],
 )
@@ -260,7 +263,7 @@ def test_serve_without_a_model_says_how_to_get_one(tmp_path, monkeypatch, capsys
 
 
 def test_serve_refuses_a_busy_or_impossible_port(reader_model, tmp_path, capsys):
-    busy = serve.open_socket("127.0.0.1", 0)
+    [busy] = serve.open_sockets("127.0.0.1", 0)
     port = busy.getsockname()[1]
     try:
         args = [str(reader_model), "--corrections", str(tmp_path / "c.csv")]
@@ -272,3 +275,35 @@ def test_serve_refuses_a_busy_or_impossible_port(reader_model, tmp_path, capsys)
     assert "--port 70000 is out of range" in capsys.readouterr().err
     assert main(["serve", *args, "--host", "no-such-host.invalid"]) == 2
     assert "--host 'no-such-host.invalid' is not an address" in capsys.readouterr().err
+
+
+def test_localhost_resolving_to_ipv6_first_answers_on_both_loopbacks(reader_model, tmp_path, monkeypatch):
+    real = socket.getaddrinfo
+
+    def ipv6_first(host, port, *args, **kwargs):  # as on machines whose /etc/hosts lists ::1 localhost first
+        if host == "localhost":
+            return real("::1", port, *args, **kwargs) + real("127.0.0.1", port, *args, **kwargs)
+        return real(host, port, *args, **kwargs)
+
+    monkeypatch.setattr(socket, "getaddrinfo", ipv6_first)
+    sockets = serve.open_sockets("localhost", 0)
+    assert [sock.family for sock in sockets] == [socket.AF_INET6, socket.AF_INET]
+    port = sockets[0].getsockname()[1]
+    assert sockets[1].getsockname()[1] == port
+    assert serve.url(sockets[0]) == f"http://[::1]:{port}/"  # what `digitnet serve` prints
+    assert serve.is_loopback("localhost")
+    app = serve.create_app(reader_model, tmp_path / "c.csv", allowed_hosts=serve.LOOPBACK_HOSTS)
+    with live_server(app, sockets):
+        for base in (serve.url(sockets[0]), f"http://127.0.0.1:{port}/", f"http://localhost:{port}/"):
+            response = httpx.get(base + "api/model", timeout=10)
+            assert response.status_code == 200, (base, response.text)
+        assert httpx.get(f"http://127.0.0.1:{port}/api/model", headers={"host": "evil.example"}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    "host, loopback",
+    [("localhost", True), ("127.0.0.1", True), ("127.0.0.2", True), ("::1", True), ("[::1]", True),
+     ("0.0.0.0", False), ("::", False), ("192.168.1.5", False), ("example.com", False)],
+)  # fmt: skip
+def test_only_this_machines_own_names_count_as_loopback(host, loopback):
+    assert serve.is_loopback(host) is loopback

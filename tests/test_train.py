@@ -1,5 +1,6 @@
 """The training loop: it learns, it reports, it stops when asked, and it never goes silently to NaN."""
 
+import re
 import threading
 
 import numpy as np
@@ -8,6 +9,7 @@ import pytest
 from digitnet import PRESETS, Network, TrainConfig, experiment
 from digitnet.data import load
 from digitnet.errors import ConfigError, DivergenceError
+from digitnet.network import pixels_to_inputs
 from digitnet.train import Trainer, gather_rows, train
 
 
@@ -102,14 +104,23 @@ def test_stop_event_ends_training_after_the_current_step():
         ({"learning_rate": 0.0}, "learning_rate must be greater than 0"),
         ({"optimizer": "sgd"}, "optimizer 'sgd' is not one of gd, momentum, adam"),
         ({"schedule": "linear"}, "schedule 'linear' is not one of constant, step, cosine"),
-        ({"momentum": 1.5}, r"momentum must be in \[0, 1\)"),
+        ({"momentum": 1.5}, r"momentum must be at least 0 and below 1, got 1.5"),
         ({"sizes": (784,)}, "sizes"),
         ({"dropout": 1.0}, r"dropout must be at least 0 and below 1, got 1.0"),
         ({"label_smoothing": -0.1}, r"label_smoothing must be at least 0 and below 1, got -0.1"),
-        ({"rotate": -5.0}, "rotate must be 0 or more, got -5.0"),
-        ({"scale": 1.5}, "scale must be below 1"),
-        ({"elastic_sigma": 0.0}, "elastic_sigma must be greater than 0, got 0.0"),
+        ({"rotate": -5.0}, "rotate must be at least 0 and at most 180, got -5.0"),
+        ({"scale": 1.5}, "scale must be at least 0 and below 1"),
+        ({"elastic_sigma": 0.0}, "elastic_sigma must be greater than 0 and at most 28, got 0.0"),
         ({"max_norm": -1.0}, "max_norm must be 0 or more"),
+        ({"schedule": "step", "step_every": 0}, "step_every must be greater than 0, got 0; e.g. --step-every 10"),
+        ({"weight_decay": float("nan")}, "weight_decay must be 0 or more, got nan"),
+        ({"learning_rate": float("inf")}, "learning_rate must be greater than 0, got inf"),
+        ({"epochs": 2.5}, "epochs must be a whole number, got 2.5; e.g. --epochs 16"),
+        ({"epochs": True}, "epochs must be a whole number, got True"),
+        ({"learning_rate": "0.1"}, "learning_rate must be a number, got '0.1'"),
+        ({"nesterov": 1}, "nesterov must be True or False"),
+        ({"sizes": (784, 0, 10)}, "sizes 784,0,10 must be two or more whole widths"),
+        ({"sizes": "784,800,10"}, "sizes '784,800,10' must be two or more whole widths"),
     ],
 )
 def test_bad_configuration_is_refused(changes, message):
@@ -153,3 +164,58 @@ def test_a_short_run_of_best_on_real_digits_beats_the_same_run_without_augmentat
     _, augmented, _ = experiment.run(short, sample)
     _, unaugmented, _ = experiment.run(plain, sample)
     assert augmented["test_accuracy"] > unaugmented["test_accuracy"] + 0.02  # about 0.95 against 0.91
+
+
+def bad_examples():
+    X, y = blobs(50)
+    return [
+        ("X has 50 rows but y has shape (49,)", Network([16, 8, 3]), config(), X, y[:-1]),
+        ("y holds labels from 0 to 3 but the network has 3 classes", Network([16, 8, 3]), config(), X, y + (y == 2)),
+        ("y holds labels from -1 to 2", Network([16, 8, 3]), config(), X, y - (y == 0)),
+        ("y is float64; pass integer labels", Network([16, 8, 3]), config(), X, y.astype(float)),
+        ("X has shape (50, 15) but the network's first layer takes 16", Network([16, 8, 3]), config(), X[:, 1:], y),
+        ("X has shape (800,)", Network([16, 8, 3]), config(), X.ravel(), y),
+        ("X has no rows", Network([16, 8, 3]), config(), X[:0], y[:0]),
+        ("configuration's sizes [16, 8, 3] are not the network's [16, 9, 3]", Network([16, 9, 3]), config(), X, y),
+        (
+            "the network is float32 but the configuration asks for float64",
+            Network([16, 8, 3]),
+            config(dtype="float64"),
+            X,
+            y,
+        ),
+        ("X is bool; pass uint8 pixels", Network([16, 8, 3]), config(), X > 100, y),
+        ("X holds NaN or infinite values", Network([16, 8, 3]), config(), np.where(X > 250, np.nan, X / 255), y),
+        ("X and y must be NumPy arrays, got list", Network([16, 8, 3]), config(), X.tolist(), y),
+    ]
+
+
+@pytest.mark.parametrize(
+    "message, network, configuration, X, y", bad_examples(), ids=[b[0][:30] for b in bad_examples()]
+)
+def test_train_refuses_what_does_not_fit_with_one_line(message, network, configuration, X, y):
+    with pytest.raises(ConfigError, match=re.escape(message)) as refused:
+        train(network, X, y, configuration)
+    assert "\n" not in str(refused.value)
+
+
+def test_dev_examples_are_checked_too():
+    X, y = blobs(50)
+    with pytest.raises(ConfigError, match=re.escape("X_dev has 50 rows but y_dev has shape (10,)")):
+        train(Network([16, 8, 3]), X, y, config(), X, y[:10])
+    with pytest.raises(ConfigError, match="pass both X_dev and y_dev, or neither"):
+        train(Network([16, 8, 3]), X, y, config(), X, None)
+
+
+def test_float_inputs_are_taken_as_already_scaled_in_training_and_prediction():
+    # One rule: uint8 pixels are scaled by 1/255, floats in [0, 1] are used as they are, by Trainer and predict alike.
+    X, y = blobs(200)
+    floats = pixels_to_inputs(X)  # (200, 16) float32 in [0, 1]
+    from_pixels, from_floats = Network([16, 8, 3], seed=1), Network([16, 8, 3], seed=1)
+    train(from_pixels, X, y, config())
+    train(from_floats, floats, y, config())
+    for a, b in zip(from_pixels.state_dict().values(), from_floats.state_dict().values(), strict=True):
+        assert np.array_equal(a, b)
+    assert np.array_equal(from_pixels.predict(X), from_pixels.predict(floats))
+    assert np.array_equal(from_pixels.predict_proba(X), from_pixels.predict_proba(floats))
+    assert not np.array_equal(from_pixels.predict_proba(X), from_pixels.predict_proba(floats / 255))  # not again

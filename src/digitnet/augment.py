@@ -44,7 +44,8 @@ class Distortion:
         return not (self.rotate or self.scale or self.shear or self.shift or self.elastic_alpha)
 
     def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
-        """Distort a batch of flat images ``X`` (n, 784); returns a new (n, 784) array."""
+        """Distort a batch of flat images ``X`` (n, 784): a new (n, 784) array, or ``X`` itself when every
+        strength is 0 (nothing to distort, so nothing is copied)."""
         if self.is_identity:
             return X
         images = X.reshape(-1, SIDE, SIDE)  # (n, 28, 28), a view

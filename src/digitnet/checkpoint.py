@@ -38,7 +38,8 @@ def save_checkpoint(path: str | os.PathLike, trainer: Trainer, *, preset: str | 
         "data": json.dumps(data),
         "state": json.dumps(state),
     }
-    arrays = {name: np.ascontiguousarray(array) for name, array in arrays.items()}
+    # np.require, not np.ascontiguousarray, which turns Adam's step count t from shape () into (1,)
+    arrays = {name: np.require(array, requirements="C") for name, array in arrays.items()}
     with atomic_path(path) as tmp:
         save_file(arrays, str(tmp), metadata=metadata)
 

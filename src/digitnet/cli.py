@@ -130,7 +130,7 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
     for f in dataclasses.fields(TrainConfig):
         flag = _flag(f.name)
         default = f.default
-        help_text = f"{f.metadata['help']} (default {_show(default)})"
+        help_text = f"{f.metadata['help']} (preset {DEFAULT_PRESET}: {_show(getattr(PRESETS[DEFAULT_PRESET], f.name))})"
         if isinstance(default, bool):
             parser.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=help_text)
         elif isinstance(default, tuple):
@@ -140,8 +140,11 @@ def add_config_options(parser: argparse.ArgumentParser) -> None:
 
 
 def config_from_args(args: argparse.Namespace) -> TrainConfig:
+    preset = PRESETS[args.preset]
+    if args.optimizer is not None:  # a new optimiser brings its own learning rate, unless one is given too
+        preset = preset.with_optimizer(args.optimizer)
     changes = {f.name: getattr(args, f.name) for f in dataclasses.fields(TrainConfig)}
-    return PRESETS[args.preset].replace(**{k: v for k, v in changes.items() if v is not None})
+    return preset.replace(**{k: v for k, v in changes.items() if v is not None})
 
 
 def _sizes(text: str) -> tuple[int | str, ...]:
@@ -190,7 +193,12 @@ def cmd_train(args: argparse.Namespace) -> int:
             dropped = " ".join(given + (["--out"] if args.out else []))
             raise ConfigError(f"--resume carries on with the run's own options; drop {dropped}")
         resume = load_checkpoint(args.resume / CHECKPOINT_FILE)
-        config, preset, source, out = resume.config, resume.preset, args.data or resume.data, args.resume
+        if args.data is not None and args.data != resume.data:
+            raise ConfigError(
+                f"--resume carries on with the run's own data ({resume.data}); drop --data {args.data}, or start "
+                "a new run to train on other data"
+            )
+        config, preset, source, out = resume.config, resume.preset, resume.data, args.resume
     dataset = _load(source, quiet=args.quiet)
     experiment.check_fits(config, dataset)
     if resume is not None:
@@ -279,19 +287,19 @@ def cmd_serve(args: argparse.Namespace) -> int:
     model = args.model or DEFAULT_MODEL
     if args.model is None and not model.is_file():
         raise ModelFileError(
-            f"no model at {model}, where `digitnet train` puts one; train it first (about half a minute), "
+            f"no model at {model}, where `digitnet train` puts one; train it first (well under a minute), "
             "or pass a model file: digitnet serve MODEL"
         )
     corrections = args.corrections or model.parent / "corrections.csv"
     # Answer only to this machine's names when listening on it alone, which stops DNS rebinding.
-    local = args.host in ("127.0.0.1", "localhost")
-    app = serve.create_app(model, corrections, allowed_hosts=["127.0.0.1", "localhost"] if local else None)
-    sock = serve.open_socket(args.host, args.port)
-    print(f"digitnet: serving {model} at {serve.url(sock)} (Ctrl-C to stop)", flush=True)
+    local = serve.is_loopback(args.host)
+    app = serve.create_app(model, corrections, allowed_hosts=serve.LOOPBACK_HOSTS if local else None)
+    sockets = serve.open_sockets(args.host, args.port)
+    print(f"digitnet: serving {model} at {serve.url(sockets[0])} (Ctrl-C to stop)", flush=True)
     if not local:
         print(f"digitnet: listening on {args.host}: other machines on the network can use the page", flush=True)
     print(f"digitnet: 'correct me' saves digits to {corrections}, a CSV that `digitnet train --data` reads", flush=True)
-    serve.run(app, sock)
+    serve.run(app, sockets)
     return 0
 
 

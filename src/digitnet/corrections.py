@@ -17,7 +17,7 @@ import numpy as np
 
 from .data import PIXELS
 from .errors import ConfigError, DataError
-from .files import write_text
+from .files import remove_stale_partials, write_text
 
 HEADER = "label," + ",".join(f"pixel{i}" for i in range(PIXELS))
 
@@ -33,6 +33,7 @@ class Corrections:
     def _check(self) -> int:
         # Fail now, before anyone draws, if the file is something else or cannot be written.
         path = self.path
+        remove_stale_partials(path)  # a server killed while writing leaves its temporary file; the file is whole
         if path.exists():
             try:
                 text = path.read_text(encoding="utf-8")

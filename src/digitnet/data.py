@@ -343,7 +343,10 @@ def _fetch(
     if path.is_file():
         # a damaged or foreign cache file is simply fetched again
         with contextlib.suppress(DataError, OSError, EOFError, ValueError, KeyError, zipfile.BadZipFile):
-            _check_sha256(_read_npz(path), expected_sha256, title)
+            splits = _read_npz(path)
+            _check_sha256(splits, expected_sha256, title)
+            _just_checked.clear()  # at most one data set waits here
+            _just_checked[path] = (_stat_key(path), splits)  # load() takes these instead of reading the file again
             return path
     try:
         directory.mkdir(parents=True, exist_ok=True)
@@ -380,6 +383,24 @@ def _check_sha256(splits: dict[str, Split], expected_sha256: Mapping[str, str], 
         digest.update(splits[split].y.astype(np.uint8))
         if digest.hexdigest() != expected:
             raise DataError(f"the {split} split fails its SHA-256 check, so it is not the official {title}")
+
+
+# The arrays of a cache file that _fetch has just read and checked, by path, with the file's size and time then:
+# load("mnist") takes them from here (once, leaving nothing behind) rather than reading 55 MB twice.
+_just_checked: dict[Path, tuple[tuple[int, int], dict[str, Split]]] = {}
+
+
+def _stat_key(path: Path) -> tuple[int, int]:
+    stat = path.stat()
+    return stat.st_size, stat.st_mtime_ns
+
+
+def _read_cached(path: Path) -> dict[str, Split]:
+    """The arrays of a cache file: those _fetch has just checked when the file is unchanged, else read now."""
+    key, splits = _just_checked.pop(Path(path), (None, None))
+    if splits is not None and key == _stat_key(path):
+        return splits
+    return _read_npz(path)
 
 
 def _read_npz(path: Path) -> dict[str, Split]:
@@ -467,12 +488,12 @@ def dev_split(X: np.ndarray, y: np.ndarray | None, dev_size: int, rng: np.random
 
 
 def _load_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
-    splits = _read_npz(fetch_mnist(cache_dir, progress=progress))
+    splits = _read_cached(fetch_mnist(cache_dir, progress=progress))
     return Dataset("mnist", splits["train"], splits["test"])
 
 
 def _load_fashion_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
-    splits = _read_npz(fetch_fashion_mnist(cache_dir, progress=progress))
+    splits = _read_cached(fetch_fashion_mnist(cache_dir, progress=progress))
     return Dataset("fashion-mnist", splits["train"], splits["test"], FASHION_CLASSES)
 
 

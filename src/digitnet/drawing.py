@@ -31,7 +31,7 @@ SIDE = 28  # MNIST images are SIDE x SIDE
 BOX = 20  # the digit is scaled to fit a BOX x BOX square inside them
 CENTRE = 14.0  # row and column where MNIST puts the centre of mass (0-based; measured on the training set)
 INK_LEVEL = 0.1  # a pixel counts towards the bounding box when it has at least this fraction of the strongest ink
-MAX_PNG_SIDE = 2048  # widest or tallest PNG ink_from_png decodes; a larger one is refused before decoding
+MAX_PNG_SIDE = 1024  # widest or tallest PNG ink_from_png decodes; a larger one is refused before decoding
 
 
 def prepare(ink: np.ndarray) -> np.ndarray:

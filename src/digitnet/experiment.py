@@ -25,12 +25,14 @@ import numpy as np
 from . import spec
 from .checkpoint import CHECKPOINT_FILE, Checkpoint, save_checkpoint
 from .config import TrainConfig
-from .data import Dataset, dev_split
+from .data import Dataset, Split, dev_split
 from .errors import ConfigError, DataError
-from .files import write_text
+from .files import remove_stale_partials, write_text
 from .io import save_model
 from .network import Network
 from .train import Trainer
+
+RUN_FILES = (CHECKPOINT_FILE, "model.safetensors", "summary.json", "history.jsonl")  # what run writes
 
 
 def check_fits(config: TrainConfig, dataset: Dataset) -> None:
@@ -54,6 +56,12 @@ def check_fits(config: TrainConfig, dataset: Dataset) -> None:
         raise ConfigError(
             f"dev_size {config.dev_size} leaves no training rows out of {len(dataset.train.X)}; lower --dev-size"
         )
+
+
+def run_dev_split(X: np.ndarray, y: np.ndarray, dev_size: int, seed: int) -> tuple[Split, Split]:
+    """The (train, dev) split a run with ``seed`` makes; the one place its seed rule is written (report.py
+    draws the same dev rows again through it)."""
+    return dev_split(X, y, dev_size, np.random.default_rng([seed, 0]))  # [seed, 0]: apart from the other streams
 
 
 def prepare_out_dir(out_dir: str | os.PathLike) -> Path:
@@ -89,7 +97,10 @@ def run(
     """
     check_fits(config, dataset)
     out = None if out_dir is None else prepare_out_dir(out_dir)
-    train, dev = dev_split(dataset.train.X, dataset.train.y, config.dev_size, np.random.default_rng([config.seed, 0]))
+    if out is not None:  # a run killed while writing leaves its hidden temporary files: this run writes them anew
+        for name in RUN_FILES:
+            remove_stale_partials(out / name)
+    train, dev = run_dev_split(dataset.train.X, dataset.train.y, config.dev_size, config.seed)
     network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
     trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)
     if resume is not None:

@@ -7,6 +7,7 @@ A crash or kill at any moment leaves either the old file or the new one, never h
 from __future__ import annotations
 
 import contextlib
+import glob
 import os
 import tempfile
 from collections.abc import Iterator
@@ -35,6 +36,18 @@ def atomic_path(target: str | os.PathLike) -> Iterator[Path]:
         tmp.unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+def remove_stale_partials(target: str | os.PathLike) -> list[Path]:
+    """Delete the temporary files ``atomic_path`` left beside ``target`` when a process writing it was killed.
+
+    Only for a target that no other process is writing at the same time; returns the paths removed.
+    """
+    target = Path(target)
+    stale = sorted(target.parent.glob(f".{glob.escape(target.name)}.*.partial"))
+    for path in stale:
+        path.unlink(missing_ok=True)
+    return stale
 
 
 def write_bytes(target: str | os.PathLike, data: bytes) -> None:

@@ -42,10 +42,11 @@ class GradientDescent:
             add_scaled(value, -self.learning_rate, g, scratch)  # W -= learning_rate * g
 
     def state_dict(self) -> dict[str, np.ndarray]:
+        """Copies of the optimiser's buffers, by name (plain gradient descent keeps none)."""
         return {}
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
-        pass
+        """Copy buffers from ``state`` (as made by ``state_dict``) into the optimiser, in place."""
 
 
 def add_scaled(target: np.ndarray, scale: float, x: np.ndarray, scratch: np.ndarray) -> None:
@@ -88,7 +89,7 @@ class Momentum(GradientDescent):
                 add_scaled(value, -lr, v, scratch)  # W -= lr * v
 
     def state_dict(self) -> dict[str, np.ndarray]:
-        return {f"velocity{i}": v for i, v in enumerate(self.velocities)}
+        return {f"velocity{i}": v.copy() for i, v in enumerate(self.velocities)}  # copies: steps go on in place
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:
         for i, v in enumerate(self.velocities):
@@ -143,7 +144,7 @@ class Adam(GradientDescent):
     def state_dict(self) -> dict[str, np.ndarray]:
         state = {"t": np.array(self.t)}
         for i, (m, v) in enumerate(zip(self.m, self.v, strict=True)):
-            state[f"m{i}"], state[f"v{i}"] = m, v
+            state[f"m{i}"], state[f"v{i}"] = m.copy(), v.copy()  # copies: steps go on in place
         return state
 
     def load_state_dict(self, state: dict[str, np.ndarray]) -> None:

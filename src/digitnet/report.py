@@ -29,8 +29,9 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import metrics, plots
-from .data import Dataset, Progress, Split, dev_split, load
+from .data import Dataset, Progress, Split, load
 from .errors import DataError, ModelFileError
+from .experiment import run_dev_split  # the split experiment.run made, by its one rule
 from .files import write_bytes, write_text
 from .io import load_model
 from .layers import Conv2D
@@ -220,8 +221,7 @@ def held_out(dataset: Dataset, summary: dict[str, Any]) -> tuple[Split, str]:
     config = summary.get("config") or {}
     same_data = dataset.name == summary.get("data")
     if same_data and config.get("dev_size"):
-        rng = np.random.default_rng([config["seed"], 0])  # the generator experiment.run split the data with
-        _, dev = dev_split(dataset.train.X, dataset.train.y, config["dev_size"], rng)
+        _, dev = run_dev_split(dataset.train.X, dataset.train.y, config["dev_size"], config["seed"])
         return dev, "dev"
     if same_data:
         return dataset.train, "training set (the run held no digits out)"

@@ -11,7 +11,7 @@
 A drawing is a PNG (base64, as ``canvas.toDataURL()`` makes it) or 28x28 pixels, 0 = background, 255 = ink.
 Everything a request carries is checked here, at the boundary: a body over ``MAX_BODY`` bytes gets 413, anything
 else malformed or out of range 422, always as ``{"detail": "one line that names the problem and the fix"}``.
-``open_socket`` and ``run`` serve the app with uvicorn; the ``digitnet serve`` command calls them.
+``open_sockets`` and ``run`` serve the app with uvicorn; the ``digitnet serve`` command calls them.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from __future__ import annotations
 import base64
 import binascii
 import errno
+import ipaddress
 import os
 import socket
 from pathlib import Path
@@ -27,10 +28,21 @@ from typing import Annotated, Any
 import numpy as np
 import uvicorn
 from fastapi import FastAPI, Request
+from fastapi.exception_handlers import http_exception_handler
 from fastapi.exceptions import RequestValidationError
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.staticfiles import StaticFiles
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, WithJsonSchema, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StrictInt,
+    WithJsonSchema,
+    model_validator,
+)
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.middleware.trustedhost import TrustedHostMiddleware
 
 from . import __version__, drawing
@@ -41,7 +53,7 @@ from .io import load_model
 STATIC = Path(__file__).parent / "static"
 MAX_BODY = 1 << 20  # bytes in a request body; the page sends about 10 KB
 MAX_PNG_BASE64 = 700_000  # characters of base64 PNG: about 512 KB of PNG
-MAX_PNG_SIDE = 1024  # pixels on each side of a PNG drawing
+MAX_PNG_SIDE = drawing.MAX_PNG_SIDE  # pixels on each side of a PNG drawing: the limit ink_from_png enforces
 STRONGEST = 6  # hidden units the page shows with their weights
 MAP_CHANNELS = 8  # channels of each convolution block the page shows
 # The page's only sources are this server: no CDN, no fonts, no inline script.
@@ -54,21 +66,30 @@ _PIXEL = {"type": "integer", "minimum": 0, "maximum": 255}
 _ROW = {"type": "array", "items": _PIXEL, "minItems": 28, "maxItems": 28}
 _ROWS = {"type": "array", "items": _ROW, "minItems": 28, "maxItems": 28}
 _FLAT = {"type": "array", "items": _PIXEL, "minItems": 784, "maxItems": 784}
-Pixels = Annotated[list, WithJsonSchema({"oneOf": [_ROWS, _FLAT]})]
+Pixels = Annotated[list | None, WithJsonSchema({"oneOf": [_ROWS, _FLAT]})]  # null refused (Drawing)
 
 
 # ------------------------------------------------------------------------------------------- the API's types
+def _one_source_schema(schema: dict[str, Any]) -> None:
+    # What Drawing._one_source checks, said in the schema too, so that clients (and schemathesis) know it:
+    # a png and no pixels, with `prepared` false or left out; or pixels and no png.
+    schema["oneOf"] = [
+        {"required": ["png"], "not": {"required": ["pixels"]}, "properties": {"prepared": {"const": False}}},
+        {"required": ["pixels"], "not": {"required": ["png"]}},
+    ]
+
+
 class Drawing(BaseModel):
     """One drawing: exactly one of ``png`` and ``pixels``."""
 
-    model_config = ConfigDict(extra="forbid")
-    png: str | None = Field(
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_one_source_schema)
+    png: Annotated[str | None, WithJsonSchema({"type": "string", "maxLength": MAX_PNG_BASE64})] = Field(
         None,
         max_length=MAX_PNG_BASE64,
         description="a PNG in base64, or a data:image/png;base64 URL; ink is its opacity when it has a varying "
         f"alpha channel, else whatever differs from the border; at most {MAX_PNG_SIDE}x{MAX_PNG_SIDE} pixels",
     )
-    pixels: Pixels | None = Field(
+    pixels: Pixels = Field(
         None, description="28 rows of 28 integers, or 784 integers row by row: 0 = background, 255 = ink"
     )
     prepared: StrictBool = Field(
@@ -76,6 +97,16 @@ class Drawing(BaseModel):
         description="true when the pixels already are an MNIST-style digit (e.g. from MNIST itself): "
         "the network reads them as they are, without cropping, scaling and centring",
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_nulls(cls, data: Any) -> Any:
+        # a field is sent or left out; null is neither, and the schema does not allow it
+        if isinstance(data, dict):
+            for name in ("png", "pixels"):
+                if name in data and data[name] is None:
+                    raise ValueError(f"`{name}` is null; leave it out, or send a value")
+        return data
 
     @model_validator(mode="after")
     def _one_source(self):
@@ -86,8 +117,15 @@ class Drawing(BaseModel):
         return self
 
 
+def _whole(value: Any) -> Any:
+    # JSON Schema counts 3.0 as an integer: take it as 3 (anything else goes on to StrictInt to be refused)
+    return int(value) if type(value) is float and value.is_integer() else value
+
+
 class Correction(Drawing):
-    label: StrictInt = Field(ge=0, le=9, description="the digit the drawing really is")
+    label: Annotated[StrictInt, BeforeValidator(_whole)] = Field(
+        ge=0, le=9, description="the digit the drawing really is"
+    )
 
 
 class Unit(BaseModel):
@@ -172,6 +210,12 @@ def create_app(
     async def refuse(request: Request, error: DigitnetError) -> JSONResponse:
         return JSONResponse({"detail": str(error)}, status_code=422)
 
+    @app.exception_handler(StarletteHTTPException)
+    async def refuse_unparsable(request: Request, error: StarletteHTTPException) -> Response:
+        if error.status_code == 400:  # FastAPI's "error parsing the body": bytes that are not UTF-8 JSON at all
+            return JSONResponse({"detail": _one_line([{"type": "json_invalid", "loc": ["body"]}])}, status_code=422)
+        return await http_exception_handler(request, error)  # 404, 405 ... as FastAPI words them
+
     @app.exception_handler(RequestValidationError)
     async def refuse_invalid(request: Request, error: RequestValidationError) -> JSONResponse:
         return JSONResponse({"detail": _one_line(error.errors())}, status_code=422)
@@ -198,17 +242,7 @@ def create_app(
         """Prepare the drawing as MNIST was prepared, and return what the network reads in it."""
         pixels = _digit(body)
         reading = drawing.read(network, pixels)  # inference changes nothing in the network: no lock needed
-        return {
-            "digit": reading.digit,
-            "probabilities": reading.probabilities.tolist(),
-            "pixels": reading.pixels.tolist(),
-            "hidden": [_rounded(A, 4) for A in reading.hidden if A.ndim == 1],
-            "maps": [_feature_maps(A) for A in reading.hidden if A.ndim == 3],
-            "strongest": [
-                {"unit": unit, "activation": activation, "weights": _rounded(weights, 2)}
-                for unit, activation, weights in drawing.strongest_units(network, reading, STRONGEST)
-            ],
-        }
+        return prediction_response(reading, drawing.strongest_units(network, reading, STRONGEST))
 
     @app.post("/api/corrections", response_model=Stored, responses=REFUSALS)
     def correct(body: Correction) -> dict[str, Any] | JSONResponse:
@@ -230,9 +264,24 @@ def create_app(
 def _digit(body: Drawing) -> np.ndarray:
     """The drawing in a request, as the (28, 28) uint8 digit the network will read."""
     if body.png is not None:
-        return drawing.prepare(drawing.ink_from_png(_decode_png(body.png), max_side=MAX_PNG_SIDE))
+        return drawing.prepare(drawing.ink_from_png(_decode_png(body.png)))
     pixels = _check_pixels(body.pixels)
     return pixels if body.prepared else drawing.prepare(pixels)
+
+
+def prediction_response(reading: drawing.Reading, strongest: list[tuple[int, float, np.ndarray]]) -> dict[str, Any]:
+    """A ``Prediction`` as plain lists and numbers, ready for JSON."""
+    return {
+        "digit": reading.digit,
+        "probabilities": reading.probabilities.tolist(),
+        "pixels": reading.pixels.tolist(),
+        "hidden": [_rounded(A, 4) for A in reading.hidden if A.ndim == 1],
+        "maps": [_feature_maps(A) for A in reading.hidden if A.ndim == 3],
+        "strongest": [
+            {"unit": unit, "activation": activation, "weights": _rounded(weights, 2)}
+            for unit, activation, weights in strongest
+        ],
+    }
 
 
 def _feature_maps(A: np.ndarray) -> dict[str, Any]:
@@ -271,11 +320,14 @@ def _check_pixels(value: list) -> np.ndarray:
         raise DataError(f"{problem}; send 28 rows of 28 integers, or 784 integers row by row")
     for r, row in enumerate(rows):
         for c, v in enumerate(row):
-            if type(v) is not int or not 0 <= v <= 255:  # bool is an int subclass: refuse true and false
+            # JSON Schema's integers include 3.0 (a number whose fraction is zero), so those are taken too; bool is
+            # an int subclass in Python, but true and false are not integers in JSON: refuse them
+            whole = type(v) is int or (type(v) is float and v.is_integer())
+            if not whole or not 0 <= v <= 255:
                 raise DataError(
                     f"pixel at row {r}, column {c} is {v!r}; every pixel is an integer from 0 (background) to 255 (ink)"
                 )
-    return np.array(rows, dtype=np.uint8)  # (28, 28)
+    return np.array(rows, dtype=np.float64).astype(np.uint8)  # (28, 28), exact: every value is whole in 0-255
 
 
 EXAMPLE = '{"png": "data:image/png;base64,..."}'
@@ -374,39 +426,73 @@ class SecurityHeaders:
 
 
 # ---------------------------------------------------------------------------------------------- serving
-def open_socket(host: str, port: int) -> socket.socket:
-    """A listening TCP socket on ``host``:``port`` (0 = any free port), or a ``ConfigError`` saying why not."""
+LOOPBACK_HOSTS = ["127.0.0.1", "localhost", "[::1]"]  # the Host headers of this machine's own names
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``--host`` names this machine alone (127.0.0.1, ::1, localhost): then only its names are answered."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def open_sockets(host: str, port: int) -> list[socket.socket]:
+    """Listening TCP sockets on every address ``host`` resolves to, all on one port (0 = any free port).
+
+    A name can resolve to several addresses: ``localhost`` is often ``::1`` first and ``127.0.0.1`` second, and
+    a browser may try either, so each gets a socket. The first address must work (else a ``ConfigError`` says
+    why); a later one that cannot be bound (IPv6 switched off, say) is left out.
+    """
     if not 0 <= port <= 65535:
         raise ConfigError(f"--port {port} is out of range; pass a port from 1 to 65535, or 0 for any free port")
     try:
-        family, kind, proto, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+        found = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except socket.gaierror:
         raise ConfigError(f"--host {host!r} is not an address or name this machine knows; try 127.0.0.1") from None
+    addresses = list(dict.fromkeys((family, kind, proto, address[:2]) for family, kind, proto, _, address in found))
+    sockets: list[socket.socket] = []
+    for family, kind, proto, (ip, _) in addresses:
+        at = sockets[0].getsockname()[1] if sockets else port  # with port 0 the first socket chooses the port
+        try:
+            sockets.append(_listen(family, kind, proto, ip, at))
+        except OSError as error:
+            if sockets:  # one address already listens: do without this one
+                continue
+            if error.errno == errno.EADDRINUSE:
+                raise ConfigError(
+                    f"port {port} on {host} is already in use; pass another --port, or --port 0 for any free one"
+                ) from None
+            reason = error.strerror or error
+            raise ConfigError(f"cannot listen on {host} port {port} ({reason}); try another --port") from None
+    return sockets
+
+
+def _listen(family: int, kind: int, proto: int, ip: str, port: int) -> socket.socket:
     sock = socket.socket(family, kind, proto)
     try:
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # restart at once after a stop
-        sock.bind(address)
+        if family == socket.AF_INET6:  # an IPv6 socket takes its own address only, not the IPv4 one of the port
+            sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+        sock.bind((ip, port))
         sock.listen(128)
-    except OSError as error:
+    except OSError:
         sock.close()
-        if error.errno == errno.EADDRINUSE:
-            raise ConfigError(
-                f"port {port} on {host} is already in use; pass another --port, or --port 0 for any free one"
-            ) from None
-        reason = error.strerror or error
-        raise ConfigError(f"cannot listen on {host} port {port} ({reason}); try another --port") from None
+        raise
     return sock
 
 
 def url(sock: socket.socket) -> str:
-    """The address to open in a browser for a socket from ``open_socket``."""
+    """The address to open in a browser for a socket from ``open_sockets``."""
     host, port = sock.getsockname()[:2]
     if host in ("0.0.0.0", "::"):
         host = "127.0.0.1"  # listening everywhere: this machine's own address works
     return f"http://[{host}]:{port}/" if ":" in host else f"http://{host}:{port}/"
 
 
-def run(app: FastAPI, sock: socket.socket) -> None:
-    """Serve ``app`` on ``sock`` until Ctrl-C; uvicorn logs only warnings and errors."""
+def run(app: FastAPI, sockets: list[socket.socket]) -> None:
+    """Serve ``app`` on ``sockets`` until Ctrl-C; uvicorn logs only warnings and errors."""
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
-    server.run(sockets=[sock])
+    server.run(sockets=sockets)

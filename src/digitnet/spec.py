@@ -53,7 +53,12 @@ def normalize(sizes: str | Sequence[int | str]) -> tuple[int | str, ...]:
     >>> normalize([784, 800, 10])
     (784, 800, 10)
     """
-    entries = re.split(r"[-,]", sizes) if isinstance(sizes, str) else list(sizes)
+    if isinstance(sizes, str):
+        entries = re.split(r"[-,]", sizes)
+    elif isinstance(sizes, Sequence):
+        entries = list(sizes)
+    else:
+        raise ConfigError(f"sizes {sizes!r} must be a list of layers such as [784, 800, 10] or text like conv3x3x8-10")
     out: list[int | str] = []
     for entry in entries:
         if isinstance(entry, bool) or not (isinstance(entry, int | str) or hasattr(entry, "__index__")):

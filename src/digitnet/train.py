@@ -57,17 +57,6 @@ def make_optimizer(config: TrainConfig, network: Network) -> GradientDescent:
     return Adam(parameters, config.learning_rate, weight_decay=config.weight_decay)
 
 
-def as_inputs(X: np.ndarray, dtype, order: str = "C") -> np.ndarray:
-    """A copy of ``X`` as network inputs, the way ``Network.inputs`` reads them at inference.
-
-    uint8 pixels are scaled to [0, 1] (``pixels_to_inputs``); any other numbers are features already (the
-    scikit-learn estimator hands over whatever data it is given) and are only converted to ``dtype``.
-    """
-    if X.dtype == np.uint8:
-        return pixels_to_inputs(X, dtype, order)
-    return np.array(X, dtype=dtype, order=order, copy=True)
-
-
 def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.ndarray:
     """``source[rows]``, copied into the first ``len(rows)`` rows of a reused ``buffer`` instead of a new array.
 
@@ -78,7 +67,11 @@ def gather_rows(source: np.ndarray, rows: np.ndarray, buffer: np.ndarray) -> np.
 
 @dataclass
 class Trainer:
-    """Trains ``network`` on uint8 pixels ``X`` (n, 784) (or float inputs) and labels ``y`` (n,), measuring on dev.
+    """Trains ``network`` on ``X`` (n, 784) and labels ``y`` (n,), measuring on the dev set.
+
+    ``X`` is uint8 pixels 0-255, scaled by 1/255 here, or inputs already scaled (floats in [0, 1]), taken as they
+    are: the same rule as ``Network.predict`` (``as_inputs``). Everything given is checked first (``check_examples``,
+    ``check_fits_network``), with a one-line ``ConfigError`` naming the bad argument.
 
     All of its state is in plain attributes (weights, optimiser, epoch, random generator, history), so a run can
     be stopped after any step and carried on later.
@@ -96,6 +89,12 @@ class Trainer:
     stop: threading.Event = field(default_factory=threading.Event)
 
     def __post_init__(self):
+        check_fits_network(self.network, self.config)
+        check_examples(self.network, self.X, self.y, "X", "y")
+        if (self.X_dev is None) != (self.y_dev is None):
+            raise ConfigError("pass both X_dev and y_dev, or neither")
+        if self.X_dev is not None:
+            check_examples(self.network, self.X_dev, self.y_dev, "X_dev", "y_dev", allow_empty=True)
         dtype = self.network.dtype
         # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
         # batch is used whole and kept column-major, where its thin products run faster (see layers.order_of).
@@ -103,11 +102,6 @@ class Trainer:
         self.inputs = as_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
         self.dev_inputs = None if self.X_dev is None else as_inputs(self.X_dev, dtype)
         config = self.config
-        if self.network.dropout != config.dropout:
-            raise ConfigError(
-                f"the network has dropout {self.network.dropout} but the configuration asks for {config.dropout}; "
-                "build it with Network(config.sizes, dropout=config.dropout)"
-            )
         self.optimizer = make_optimizer(config, self.network)
         self.network.loss = SoftmaxCrossEntropy(config.label_smoothing)  # the training loss
         self.rng = np.random.default_rng([config.seed, 1])  # shuffling; independent of init and dev split
@@ -214,6 +208,7 @@ class Trainer:
         if self.order is not None:
             arrays["order"] = self.order
         values = {
+            "train_rows": len(self.X),  # checked on loading: the order and the schedule only fit the same data
             "epoch": self.epoch,
             "step": self.step,
             "step_in_epoch": self.step_in_epoch,
@@ -230,6 +225,13 @@ class Trainer:
     def load_state_dict(self, arrays: dict[str, np.ndarray], values: dict) -> None:
         def group(prefix: str) -> dict[str, np.ndarray]:
             return {k.removeprefix(prefix): v for k, v in arrays.items() if k.startswith(prefix)}
+
+        rows = values.get("train_rows", len(self.X))
+        if rows != len(self.X):
+            raise ConfigError(
+                f"the checkpoint was trained on {rows} rows but this run has {len(self.X)}; resume with the run's "
+                "own data and dev size"
+            )
 
         self.network.load_state_dict(group("network/"))
         self.optimizer.load_state_dict(group("optimizer/"))
@@ -278,6 +280,63 @@ class Trainer:
             return False
         reports_since_best = sum(1 for r in self.history if r.epoch > self.best[1])
         return reports_since_best >= patience
+
+
+def as_inputs(X: np.ndarray, dtype, order: str = "C") -> np.ndarray:
+    """The one rule for what a network reads: uint8 pixels 0-255 are scaled by 1/255; any other numbers (floats
+    in [0, 1], say) are inputs already and taken as they are (``Network.predict`` follows the same rule)."""
+    if X.dtype == np.uint8:
+        return pixels_to_inputs(X, dtype, order=order)
+    return np.array(X, dtype=dtype, order=order, copy=True)  # ours: the caller may change theirs
+
+
+def check_fits_network(network: Network, config: TrainConfig) -> None:
+    """Refuse a configuration that describes another network than the one given."""
+    if tuple(config.sizes) != tuple(network.sizes):
+        raise ConfigError(
+            f"the configuration's sizes {list(config.sizes)} are not the network's {list(network.sizes)}; "
+            "build it with Network(config.sizes, ...) or pass config.replace(sizes=network.sizes)"
+        )
+    if network.dropout != config.dropout:
+        raise ConfigError(
+            f"the network has dropout {network.dropout} but the configuration asks for {config.dropout}; "
+            "build it with Network(config.sizes, dropout=config.dropout)"
+        )
+    if network.dtype != np.dtype(config.dtype):
+        raise ConfigError(
+            f"the network is {network.dtype} but the configuration asks for {config.dtype}; "
+            "build it with Network(config.sizes, dtype=config.dtype)"
+        )
+
+
+def check_examples(
+    network: Network, X: np.ndarray, y: np.ndarray, x_name: str, y_name: str, *, allow_empty: bool = False
+) -> None:
+    """Refuse examples the network cannot learn from, naming the argument, the problem and the fix."""
+    if not isinstance(X, np.ndarray) or not isinstance(y, np.ndarray):
+        raise ConfigError(f"{x_name} and {y_name} must be NumPy arrays, got {type(X).__name__} and {type(y).__name__}")
+    width = int(np.prod([int(d) for d in str(network.sizes[0]).split("x")]))  # 784, or "28x28x1" -> 784
+    if X.ndim != 2 or X.shape[1] != width:
+        raise ConfigError(
+            f"{x_name} has shape {X.shape} but the network's first layer takes {width} values per example; "
+            f"pass {x_name} as (n, {width}), one row per example"
+        )
+    if y.ndim != 1 or len(y) != len(X):
+        raise ConfigError(f"{x_name} has {len(X)} rows but {y_name} has shape {y.shape}; pass one label per row")
+    if not len(X) and not allow_empty:
+        raise ConfigError(f"{x_name} has no rows; pass at least one example")
+    if X.dtype.kind not in "iuf":
+        raise ConfigError(f"{x_name} is {X.dtype}; pass uint8 pixels 0-255, or numbers already scaled (e.g. to [0, 1])")
+    if X.dtype.kind == "f" and len(X) and not np.isfinite(X).all():
+        raise ConfigError(f"{x_name} holds NaN or infinite values; pass finite inputs")
+    classes = network.sizes[-1]
+    if y.dtype.kind not in "iu":
+        raise ConfigError(f"{y_name} is {y.dtype}; pass integer labels from 0 to {classes - 1}")
+    if len(y) and (y.min() < 0 or y.max() >= classes):
+        raise ConfigError(
+            f"{y_name} holds labels from {y.min()} to {y.max()} but the network has {classes} classes (0 to "
+            f"{classes - 1}); make the last size at least {y.max() + 1}"
+        )
 
 
 def train(

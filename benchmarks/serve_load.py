@@ -1,0 +1,170 @@
+"""The drawing page's server under load: ``POST /api/predict`` from 1, 8 and 32 concurrent clients, loopback only.
+
+    PYTHONPATH=src nice -n 5 python benchmarks/serve_load.py              # profile, then 10 s per client count
+    PYTHONPATH=src nice -n 5 python benchmarks/serve_load.py --seconds 3 --clients 1 8
+
+First a profile: one request's work, part by part, in this process (validating the JSON body, decoding the PNG,
+preparing the digit, the forward pass, the strongest units, building the response and encoding it as JSON), so
+that the time is known to go where it goes before anything is changed. Then the load: ``digitnet serve`` in a
+subprocess on 127.0.0.1, with the default network's shape ``[784, 800, 10]`` (untrained weights: the work per
+request is the same), and an asyncio client (httpx) keeping N requests in flight for a fixed time, each the PNG
+the page sends for a digit drawn on its 280x280 pad. Reported per client count: requests per second, p50 and
+p99 latency, and the count of each status code (the goal: no 5xx at all). Client and server share the machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import base64
+import datetime
+import io
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+SRC = HERE.parent / "src"
+sys.path.insert(0, str(SRC))
+sys.path.insert(0, str(HERE.parent / "tests"))
+
+from digitnet import drawing, serve  # noqa: E402
+from digitnet.io import save_model  # noqa: E402
+from digitnet.network import Network  # noqa: E402
+from strokes import DIGITS, render  # noqa: E402  (the tests' digits drawn like the page's brush)
+
+
+def page_png(digit: int = 3) -> str:
+    """What the page posts: its 280x280 pad as a data URL (transparent background, dark ink)."""
+    buffer = io.BytesIO()
+    render(DIGITS[digit]).save(buffer, format="PNG")
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def profile(model: Path, repeats: int) -> list[tuple[str, float]]:
+    """Median milliseconds of each part of one /api/predict request, in the order the server does them."""
+    from fastapi.encoders import jsonable_encoder
+    from fastapi.testclient import TestClient
+
+    body = json.dumps({"png": page_png()})
+    app = serve.create_app(model, Path(tempfile.mkdtemp()) / "corrections.csv")
+    network = serve.load_model(model)[0]
+    parts: dict[str, list[float]] = {}
+
+    def timed(name, work, *args):
+        start = time.perf_counter()
+        result = work(*args)
+        parts.setdefault(name, []).append(1000 * (time.perf_counter() - start))
+        return result
+
+    with TestClient(app) as client:
+        for _ in range(repeats):
+            drawing_in = timed("JSON body parsed and validated", serve.Drawing.model_validate_json, body)
+            png = timed("base64 decoded", serve._decode_png, drawing_in.png)
+            ink = timed("PNG decoded to ink", drawing.ink_from_png, png)
+            pixels = timed("digit prepared (crop, scale, centre)", drawing.prepare, ink)
+            reading = timed("forward pass (drawing.read)", drawing.read, network, pixels)
+            units = timed("strongest units", drawing.strongest_units, network, reading, serve.STRONGEST)
+            response = timed("response built (lists, rounding)", serve.prediction_response, reading, units)
+            checked = timed("response checked against its model", serve.Prediction.model_validate, response)
+            timed("response encoded as JSON", lambda c: json.dumps(jsonable_encoder(c)).encode(), checked)
+            timed("whole request through the app (TestClient)", lambda: client.post("/api/predict", content=body))
+    return [(name, statistics.median(times)) for name, times in parts.items()]
+
+
+async def load(url: str, body: bytes, clients: int, seconds: float) -> dict:
+    latencies: list[float] = []
+    statuses: dict[int, int] = {}
+    deadline = time.perf_counter() + seconds
+    headers = {"content-type": "application/json"}
+    limits = httpx.Limits(max_connections=clients, max_keepalive_connections=clients)
+    async with httpx.AsyncClient(base_url=url, limits=limits, timeout=30) as client:
+
+        async def worker():
+            while time.perf_counter() < deadline:
+                start = time.perf_counter()
+                response = await client.post("/api/predict", content=body, headers=headers)
+                latencies.append(time.perf_counter() - start)
+                statuses[response.status_code] = statuses.get(response.status_code, 0) + 1
+
+        await client.get("/api/model")  # one connection made before the clock starts
+        began = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(clients)))
+        elapsed = time.perf_counter() - began
+    latencies.sort()
+    return {
+        "clients": clients,
+        "requests": len(latencies),
+        "per_second": len(latencies) / elapsed,
+        "p50_ms": 1000 * latencies[len(latencies) // 2],
+        "p99_ms": 1000 * latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))],
+        "statuses": statuses,
+        "server_errors": sum(n for code, n in statuses.items() if code >= 500),
+    }
+
+
+def start_server(model: Path, folder: Path) -> tuple[subprocess.Popen, str]:
+    command = [sys.executable, "-m", "digitnet", "serve", str(model), "--port", "0"]
+    command += ["--corrections", str(folder / "corrections.csv")]
+    env = {**os.environ, "PYTHONPATH": str(SRC)}
+    process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env)
+    line = process.stdout.readline()  # "digitnet: serving MODEL at http://127.0.0.1:PORT/ (Ctrl-C to stop)"
+    if " at http" not in line:
+        process.kill()
+        raise SystemExit(f"the server did not start: {line}{process.stderr.read()}")
+    return process, line.split(" at ", 1)[1].split()[0]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--clients", nargs="+", type=int, default=[1, 8, 32])
+    parser.add_argument("--seconds", type=float, default=10.0, help="time per client count")
+    parser.add_argument("--repeats", type=int, default=200, help="requests in the profile")
+    parser.add_argument("--json", type=Path, default=None, help="also write the results here")
+    args = parser.parse_args()
+    folder = Path(tempfile.mkdtemp(prefix="digitnet-load-"))
+    model = folder / "model.safetensors"
+    save_model(Network([784, 800, 10], seed=0), model)
+
+    rows = profile(model, args.repeats)
+    print(f"## Where one /api/predict request's time goes (median of {args.repeats}, ms)\n")
+    print("| part | ms |\n|---|---|")
+    for name, ms in rows:
+        print(f"| {name} | {ms:.2f} |")
+
+    body = json.dumps({"png": page_png()}).encode()
+    process, url = start_server(model, folder)
+    results = []
+    try:
+        for clients in args.clients:
+            results.append(asyncio.run(load(url, body, clients, args.seconds)))
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+    load_average = os.getloadavg()
+    print(f"\n## Load: {args.seconds:g} s per client count, {platform.processor() or platform.machine()}, ")
+    print(f"{os.cpu_count()} cores, load average {load_average[0]:.1f} at the end, {datetime.date.today()}\n")
+    print("| clients | requests/s | p50 ms | p99 ms | requests | status codes | 5xx |")
+    print("|---|---|---|---|---|---|---|")
+    for r in results:
+        codes = ", ".join(f"{code}: {n}" for code, n in sorted(r["statuses"].items()))
+        print(
+            f"| {r['clients']} | {r['per_second']:.0f} | {r['p50_ms']:.1f} | {r['p99_ms']:.1f} | {r['requests']} "
+            f"| {codes} | {r['server_errors']} |"
+        )
+    if args.json:
+        args.json.write_text(json.dumps({"profile": rows, "load": results}, indent=2))
+    if any(r["server_errors"] for r in results):
+        raise SystemExit("server errors under load")
+
+
+if __name__ == "__main__":
+    main()
