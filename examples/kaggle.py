@@ -50,7 +50,8 @@ def main(argv=None) -> int:
         train_rows, dev = dev_split(labelled.X, labelled.y, dev_size, np.random.default_rng(config.seed))
         network = Network(config.sizes, seed=config.seed, dropout=config.dropout)
         start = time.perf_counter()
-        result = train(network, train_rows.X, train_rows.y, config, dev.X if dev_size else None, dev.y)
+        dev_X, dev_y = (dev.X, dev.y) if dev_size else (None, None)
+        result = train(network, train_rows.X, train_rows.y, config, dev_X, dev_y)
         seconds = time.perf_counter() - start
         took = f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
         last = result.history[-1]

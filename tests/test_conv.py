@@ -99,17 +99,17 @@ def test_spec_strings_lists_and_the_default_image_input_describe_the_same_networ
 @pytest.mark.parametrize(
     ("sizes", "message"),
     [
-        ("conv3x3x8-pool-pool-pool-pool-pool-10", "layer 6 (pool) of '28x28x1-conv3x3x8-pool-pool-pool-pool-pool-10': "
-         "2x2 pooling needs an image at least 2x2, but receives 1x1x8"),
-        ("784-conv3x3x8-10", "layer 1 (conv3x3x8) of '784-conv3x3x8-10' needs an image but receives 784 values"),
+        ("conv3x3x8-pool-pool-pool-pool-pool-10", "sizes '28x28x1-conv3x3x8-pool-pool-pool-pool-pool-10', layer 6 "
+         "(pool): 2x2 pooling needs an image at least 2x2, but receives 1x1x8"),
+        ("784-conv3x3x8-10", "sizes '784-conv3x3x8-10', layer 1 (conv3x3x8) needs an image but receives 784 values"),
         ("conv4x4x8-10", "'same' padding needs an odd kernel; use conv5x5x8"),
         ("4x4x1-conv5x5x2:valid-10", "a 5x5 valid convolution does not fit a 4x4 image"),
-        ("conv3x3x8-pool-bn-10", "layer 3 (bn) of '28x28x1-conv3x3x8-pool-bn-10': bn normalises the convolution"),
+        ("conv3x3x8-pool-bn-10", "sizes '28x28x1-conv3x3x8-pool-bn-10', layer 3 (bn): bn normalises the convolution"),
         ("conv3x3x8-pool", "must end with the number of classes"),
-        ("conv3x3x8-maxpool-10", "layer 2 (maxpool) of '28x28x1-conv3x3x8-maxpool-10' is not a layer"),
+        ("conv3x3x8-maxpool-10", "sizes '28x28x1-conv3x3x8-maxpool-10', layer 2 (maxpool) is not a layer"),
         ("pool-10", "must start with the input"),
         ([784], "needs an input and at least one layer"),
-        ([784, 0, 10], "layer 1 (0) of '784,0,10': a width must be at least 1"),
+        ([784, 0, 10], "sizes '784,0,10', layer 1 (0): a width must be at least 1"),
         ([784, 1.5, 10], "is not a width or a layer name"),
     ],
 )  # fmt: skip

@@ -119,8 +119,8 @@ def test_stop_event_ends_training_after_the_current_step():
         ({"epochs": True}, "epochs must be a whole number, got True"),
         ({"learning_rate": "0.1"}, "learning_rate must be a number, got '0.1'"),
         ({"nesterov": 1}, "nesterov must be True or False"),
-        ({"sizes": (784, 0, 10)}, "sizes 784,0,10 must be two or more whole widths"),
-        ({"sizes": "784,800,10"}, "sizes '784,800,10' must be two or more whole widths"),
+        ({"sizes": (784, 0, 10)}, r"sizes '784,0,10', layer 1 \(0\): a width must be at least 1"),
+        ({"sizes": 784}, r"sizes 784 must be a list of layers such as \[784, 800, 10\]"),
     ],
 )
 def test_bad_configuration_is_refused(changes, message):

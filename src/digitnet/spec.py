@@ -62,7 +62,7 @@ def normalize(sizes: str | Sequence[int | str]) -> tuple[int | str, ...]:
     out: list[int | str] = []
     for entry in entries:
         if isinstance(entry, bool) or not (isinstance(entry, int | str) or hasattr(entry, "__index__")):
-            raise ConfigError(f"layer {entry!r} in {list(entries)} is not a width or a layer name such as conv5x5x32")
+            raise ConfigError(f"sizes {list(entries)}: {entry!r} is not a width or a layer name such as conv5x5x32")
         text = str(entry).strip().lower()
         out.append(int(text) if text.lstrip("-").isdigit() else text)
     if out and isinstance(out[0], str) and out[0].startswith("conv"):
@@ -92,7 +92,7 @@ def plan(sizes: str | Sequence[int | str]) -> tuple[tuple[int, ...], list[Plan]]
     input_shape = shape
     plans: list[Plan] = []
     for i, entry in enumerate(spec[1:], start=1):
-        where = f"layer {i} ({entry}) of {text!r}"
+        where = f"sizes {text!r}, layer {i} ({entry})"
         last = i == len(spec) - 1
         if isinstance(entry, int):
             if entry < 1:
