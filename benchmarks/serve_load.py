@@ -36,9 +36,9 @@ SRC = HERE.parent / "src"
 sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(HERE.parent / "tests"))
 
-from digitnet import drawing, serve  # noqa: E402
 from digitnet.io import save_model  # noqa: E402
 from digitnet.network import Network  # noqa: E402
+from digitnet.web import drawing, serve  # noqa: E402
 from strokes import DIGITS, render  # noqa: E402  (the tests' digits drawn like the page's brush)
 
 

@@ -17,9 +17,9 @@ from hypothesis import HealthCheck, settings
 from schemathesis.checks import negative_data_rejection, positive_data_acceptance
 from schemathesis.generation import GenerationMode
 
-from digitnet import serve
 from digitnet.io import save_model
 from digitnet.network import Network
+from digitnet.web import serve
 
 
 @pytest.fixture(scope="module")

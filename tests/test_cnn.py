@@ -13,10 +13,10 @@ from digitnet.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from digitnet.cli import main
 from digitnet.config import TrainConfig
 from digitnet.data import load
-from digitnet.drawing import read
 from digitnet.ensemble import Ensemble
 from digitnet.io import load_model, save_model
 from digitnet.network import Network
+from digitnet.web.drawing import read
 
 SPEC = "conv3x3x8-bn-pool-conv3x3x8:valid-pool-32-10"
 CONFIG = TrainConfig(sizes=SPEC, epochs=3, batch_size=100, learning_rate=0.05, dev_size=500, seed=3, dropout=0.2,
@@ -91,7 +91,7 @@ def test_an_ensemble_of_models_of_different_data_is_refused(cnn_run, tmp_path, c
 def test_the_drawing_page_shows_a_conv_nets_feature_maps(cnn_run, tmp_path, sample):
     from fastapi.testclient import TestClient
 
-    from digitnet import serve
+    from digitnet.web import serve
 
     app = serve.create_app(cnn_run / "model.safetensors", tmp_path / "corrections.csv")
     with TestClient(app) as client:

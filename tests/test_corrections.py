@@ -5,9 +5,9 @@ import threading
 import numpy as np
 import pytest
 
-from digitnet.corrections import HEADER, Corrections
 from digitnet.data import load, read_csv
 from digitnet.errors import ConfigError, DataError
+from digitnet.web.corrections import HEADER, Corrections
 
 
 def test_corrections_are_a_csv_that_training_reads(tmp_path):
@@ -141,7 +141,7 @@ def model_path(tmp_path_factory):
 def test_200_concurrent_posts_give_200_rows_and_the_file_parses_after_every_write(model_path, tmp_path):
     import asyncio
 
-    from digitnet import serve
+    from digitnet.web import serve
     from live import live_server
 
     path = tmp_path / "corrections.csv"

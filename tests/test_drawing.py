@@ -6,10 +6,10 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from digitnet import drawing
 from digitnet.data import load
 from digitnet.errors import DataError
 from digitnet.io import load_model
+from digitnet.web import drawing
 from strokes import DIGITS, render
 
 

@@ -15,11 +15,11 @@ import numpy as np
 import pytest
 
 from digitnet.cli import main
-from digitnet.drawing import prepare
-from digitnet.export.web import save_web
 from digitnet.io import load_model
 from digitnet.layers import BatchNorm
 from digitnet.network import Network
+from digitnet.web.drawing import prepare
+from digitnet.web.export import save_web
 from strokes import DIGITS, render
 from test_browser import CHROMIUM, LAPTOP, draw_with_mouse, ink_on, wait_until_read
 

@@ -11,12 +11,12 @@ import pytest
 from fastapi.testclient import TestClient
 from PIL import Image
 
-from digitnet import serve
 from digitnet.cli import main
 from digitnet.data import load, read_csv
 from digitnet.errors import ConfigError, ModelFileError
 from digitnet.io import load_model, save_model
 from digitnet.network import Network
+from digitnet.web import serve
 from live import live_server
 from strokes import DIGITS, render
 
@@ -307,3 +307,15 @@ def test_localhost_resolving_to_ipv6_first_answers_on_both_loopbacks(reader_mode
 )  # fmt: skip
 def test_only_this_machines_own_names_count_as_loopback(host, loopback):
     assert serve.is_loopback(host) is loopback
+
+
+def test_the_drawing_pages_modules_moved_into_its_room_and_keep_their_old_names():
+    import digitnet.corrections
+    import digitnet.drawing
+    import digitnet.export.web
+    import digitnet.serve
+    from digitnet import web
+
+    assert digitnet.serve is web.serve and digitnet.drawing is web.drawing
+    assert digitnet.corrections is web.corrections and digitnet.export.web is web.export
+    assert (web.serve.STATIC / "index.html").is_file() and web.export.STATIC == web.serve.STATIC.resolve()

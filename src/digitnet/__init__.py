@@ -17,9 +17,9 @@ differences), ``losses`` (softmax cross-entropy, with label smoothing), ``networ
 elastic distortions of a batch), ``config`` (TrainConfig and presets), ``train`` (the training loop), ``data``
 (every source of digits), ``io`` (model files), ``experiment`` (a whole run), ``metrics`` (confusion matrix,
 precision, recall, calibration), ``plots`` (figures), ``report`` (a run's figures and report.html), ``progress``
-(the command line's progress bars), ``cli``, and for the drawing page ``drawing`` (a drawing prepared as MNIST
-was), ``corrections`` (your own labelled digits) and ``serve`` (the web app). Beyond digitnet, each an optional
-extra: ``export`` (``export.onnx``, an ONNX graph; ``export.web``, the drawing page as static files), ``sklearn``
+(the command line's progress bars), ``cli``, and the drawing page's room ``web`` (``web.drawing``, a drawing
+prepared as MNIST was; ``web.corrections``, your own labelled digits; ``web.serve``, the web app; ``web.export``, the
+page as static files). Beyond digitnet, each an optional extra: ``export`` (``export.onnx``, an ONNX graph), ``sklearn``
 (``DigitnetClassifier``, scikit-learn's estimator API) and ``sweep`` (searches on Optuna, on one machine or many).
 """
 

@@ -277,7 +277,7 @@ def cmd_show(args: argparse.Namespace) -> int:
 
 def cmd_serve(args: argparse.Namespace) -> int:
     try:
-        from . import serve
+        from .web import serve
     except ImportError as error:
         print(
             f"digitnet: error: {error}; install the drawing page's extras: pip install 'digitnet[serve]'",
@@ -449,7 +449,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         _write_or_fail(args.out, lambda: save_onnx(network, args.out, metadata))
         print(f"wrote {args.out}: ONNX opset {OPSET}, input float32 (n, {network.n_inputs}) = pixels / 255")
     else:
-        from .export.web import save_web
+        from .web.export import save_web
 
         network, meta = load_model(args.model)
         _write_or_fail(args.out, lambda: save_web(network, args.out, meta))

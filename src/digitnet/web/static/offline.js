@@ -2,7 +2,7 @@
 // `digitnet export MODEL --format web` bundles the weights (model.json and model.bin) beside this page; app.js
 // uses these functions when the page carries a bundled model, and the server's API otherwise.
 //
-// prepare() follows digitnet.drawing.prepare step by step, Pillow's bilinear resize included, so the 28x28 image
+// prepare() follows digitnet.web.drawing.prepare step by step, Pillow's bilinear resize included, so the 28x28 image
 // is the server's to within rounding (tests/test_export_web.py holds one against the other).
 "use strict";
 
