@@ -42,17 +42,12 @@ class SoftmaxCrossEntropy:
         self.y: np.ndarray | None = None
 
     def forward(self, Z: np.ndarray, y: np.ndarray) -> float:
-        Z = Z - Z.max(axis=1, keepdims=True)  # (n, k), largest entry 0: exp() cannot overflow
-        P = np.exp(Z)  # (n, k), not yet normalised
-        total = P.sum(axis=1, keepdims=True)  # (n, 1)
-        P /= total  # softmax: each row sums to 1
-        self.P, self.y = P, y
-        # -log P[i, j] = log(total_i) - Z[i, j]: the log of a sum that is at least 1, never of an underflowed P.
-        log_total = np.log(total[:, 0])  # (n,)
-        loss = np.mean(log_total - Z[np.arange(len(y)), y])  # cross-entropy against Y
+        log_P = log_softmax(Z)  # (n, k): stable, the log of no probability that underflowed to 0
+        self.P, self.y = np.exp(log_P), y  # softmax, kept for backward: each row sums to 1
+        loss = -np.mean(log_P[np.arange(len(y)), y])  # cross-entropy against Y
         eps = self.label_smoothing
         if eps:  # against Q instead: 1 - eps on the true class, and eps shared equally by all k classes
-            loss = (1 - eps) * loss + eps * np.mean(log_total - Z.mean(axis=1))
+            loss = (1 - eps) * loss - eps * np.mean(log_P.mean(axis=1))
         return float(loss)
 
     def backward(self) -> np.ndarray:
