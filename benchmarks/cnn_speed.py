@@ -32,6 +32,7 @@ sys.path.insert(0, str(HERE.parent / "src"))  # measure the digitnet next to thi
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
+import speed  # noqa: E402
 from digitnet import PRESETS, Network, Trainer, data, spec  # noqa: E402
 from digitnet.layers import Conv2D, Dense  # noqa: E402
 from digitnet.network import pixels_to_inputs  # noqa: E402
@@ -188,12 +189,10 @@ def profile(network: Network, X: np.ndarray, y: np.ndarray, steps: int) -> tuple
 
 
 def describe(layer) -> str:
-    if isinstance(layer, Dense):
-        return f"Dense {layer.W.shape[0]}→{layer.W.shape[1]}"
     if isinstance(layer, Conv2D):
         k, _, c_in, c_out = layer.W.shape
         return f"Conv2D {k}×{k}, {c_in}→{c_out}"
-    return type(layer).__name__
+    return speed.describe(layer)  # Dense and the rest, as the MLP benchmark names them
 
 
 def matrix_products(network: Network, caches) -> float:

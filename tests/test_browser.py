@@ -76,6 +76,17 @@ def browser():
         browser.close()
 
 
+def watched_page(context, url: str):
+    """A new page of ``context`` at ``url`` that records console errors (``problems``) and every URL it asks for."""
+    page = context.new_page()
+    page.problems, page.requested = [], []
+    page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
+    page.on("pageerror", lambda error: page.problems.append(str(error)))
+    page.on("request", lambda request: page.requested.append(request.url))
+    page.goto(url)
+    return page
+
+
 @pytest.fixture
 def open_page(browser, server):
     """Open the page in a new browser context; records console errors and every URL the page asks for."""
@@ -85,13 +96,7 @@ def open_page(browser, server):
     def open_(**context_options):
         context = browser.new_context(**context_options)
         contexts.append(context)
-        page = context.new_page()
-        page.problems, page.requested = [], []
-        page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
-        page.on("pageerror", lambda error: page.problems.append(str(error)))
-        page.on("request", lambda request: page.requested.append(request.url))
-        page.goto(url)
-        return page
+        return watched_page(context, url)
 
     yield open_
     for context in contexts:

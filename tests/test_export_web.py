@@ -21,7 +21,7 @@ from digitnet.network import Network
 from digitnet.web.drawing import prepare
 from digitnet.web.export import save_web
 from strokes import DIGITS, render
-from test_browser import CHROMIUM, LAPTOP, draw_with_mouse, ink_on, wait_until_read
+from test_browser import CHROMIUM, LAPTOP, draw_with_mouse, ink_on, wait_until_read, watched_page
 
 # Arrays cross into the page as base64 of their float32 bytes, much faster than lists of numbers.
 FLOATS = "text => new Float32Array(Uint8Array.from(atob(text), (c) => c.charCodeAt(0)).buffer)"
@@ -77,14 +77,7 @@ def page(static_url):
 
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=str(CHROMIUM))
-        context = browser.new_context(viewport=LAPTOP)
-        page = context.new_page()
-        page.problems, page.requested = [], []
-        page.on("console", lambda message: message.type == "error" and page.problems.append(message.text))
-        page.on("pageerror", lambda error: page.problems.append(str(error)))
-        page.on("request", lambda request: page.requested.append(request.url))
-        page.goto(static_url)
-        yield page
+        yield watched_page(browser.new_context(viewport=LAPTOP), static_url)
         browser.close()
 
 
