@@ -319,3 +319,14 @@ def test_the_drawing_pages_modules_moved_into_its_room_and_keep_their_old_names(
     assert digitnet.serve is web.serve and digitnet.drawing is web.drawing
     assert digitnet.corrections is web.corrections and digitnet.export.web is web.export
     assert (web.serve.STATIC / "index.html").is_file() and web.export.STATIC == web.serve.STATIC.resolve()
+
+
+def test_the_server_reads_single_digits_with_one_blas_thread(monkeypatch):
+    # One row per request: a second BLAS thread would only spin beside the server (benchmarks/serve_load.py).
+    from threadpoolctl import threadpool_info
+
+    seen = []
+    monkeypatch.setattr(serve.uvicorn.Server, "run", lambda self, sockets: seen.append(threadpool_info()))
+    serve.run(serve.FastAPI(), [])
+    blas = [pool["num_threads"] for pool in seen[0] if pool["user_api"] == "blas"]
+    assert blas and set(blas) == {1}
