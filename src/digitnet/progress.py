@@ -106,10 +106,11 @@ def _clock(seconds: float) -> str:
 
 
 class DownloadProgress:
-    """Shows a download: a bar on a terminal, a line at each quarter of each file otherwise.
+    """Shows a first download: a line for each step (the source tried, what came of it, where the verified data
+    was cached), and the bytes as a bar on a terminal or a line at each quarter of each file otherwise.
 
-    Use as a context manager that yields the ``progress(done, total)`` callback the data loaders take; nothing
-    appears until the first byte, so a source that is already cached prints nothing.
+    Use as a context manager; pass its ``update`` as the data loaders' ``progress`` and its ``status`` as their
+    ``status``. A source that is already cached prints nothing.
     """
 
     def __init__(self, *, quiet: bool = False, stream: IO[str] | None = None):
@@ -121,11 +122,19 @@ class DownloadProgress:
         self.quarter = 0  # the last quarter of the current file announced (plain lines)
 
     def __enter__(self):
-        return self.update
+        return self
 
     def __exit__(self, *exc) -> None:
         if self.bar is not None:
             self.bar.close()
+
+    def status(self, line: str) -> None:
+        if self.quiet:
+            return
+        if self.bar is not None:  # a finished file's bar gives way to the line
+            self.bar.close()
+            self.bar = None
+        print(f"download: {line}", file=self.stream, flush=True)
 
     def update(self, done: int, total: int | None) -> None:
         if self.quiet:

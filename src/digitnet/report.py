@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from . import metrics, plots
-from .data import Dataset, Progress, Split, load
+from .data import Dataset, Progress, Split, Status, load
 from .errors import DataError, ModelFileError
 from .experiment import run_dev_split  # the split experiment.run made, by its one rule
 from .files import write_bytes, write_text
@@ -185,12 +185,18 @@ class Report:
     created: str = dataclasses.field(default_factory=_now)  # local time, to the second
 
 
-def build(run_dir: str | os.PathLike, dataset: Dataset | None = None, *, progress: Progress | None = None) -> Report:
+def build(
+    run_dir: str | os.PathLike,
+    dataset: Dataset | None = None,
+    *,
+    progress: Progress | None = None,
+    status: Status | None = None,
+) -> Report:
     """Read the run in ``run_dir``, measure it on held-out digits from ``dataset`` and draw the figures.
 
-    ``dataset`` defaults to the source the run was trained on (loaded with ``progress``). The digits measured are
-    the test split when the data has one; else the run's own dev split, drawn again from the same seed; else all
-    the data's rows (digits from another source than the run's, or a run that held none out).
+    ``dataset`` defaults to the source the run was trained on (loaded with ``progress`` and ``status``). The
+    digits measured are the test split when the data has one; else the run's own dev split, drawn again from the
+    same seed; else all the data's rows (digits from another source than the run's, or a run that held none out).
     """
     start = time.perf_counter()
     run_dir = Path(run_dir)
@@ -199,14 +205,30 @@ def build(run_dir: str | os.PathLike, dataset: Dataset | None = None, *, progres
     if dataset is None:
         if not summary.get("data"):
             raise DataError(f"{run_dir}/model.safetensors does not say what data it was trained on; pass --data")
-        dataset = load(summary["data"], progress=progress)
+        dataset = load(summary["data"], progress=progress, status=status)
+    history = read_history(run_dir / "history.jsonl")
+    return build_from(run_dir, network, summary, history, dataset, started=start)
+
+
+def build_from(
+    run_dir: str | os.PathLike,
+    network: Network,
+    summary: dict[str, Any],
+    history: list[Record],
+    dataset: Dataset,
+    *,
+    started: float | None = None,
+) -> Report:
+    """The report of a run still in memory (``digitnet train`` has its network, summary and history at hand),
+    measured on ``dataset`` as ``build`` measures it; ``run_dir`` is where the run was written."""
+    start = time.perf_counter() if started is None else started
+    run_dir = Path(run_dir)
     split, name = held_out(dataset, summary)
     if split.X.shape[1] != network.n_inputs:
         raise DataError(
             f"{run_dir}/model.safetensors takes {network.n_inputs} inputs but {dataset.name} has {split.X.shape[1]} "
             "pixels per digit; pass the data the model was trained on with --data"
         )
-    history = read_history(run_dir / "history.jsonl")
     evaluation = evaluate(network, split.X, split.y, name)
     figures = draw_figures(network, evaluation, history, summary)
     return Report(run_dir, summary, history, network, evaluation, figures, time.perf_counter() - start)
