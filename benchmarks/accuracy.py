@@ -103,6 +103,15 @@ PUBLISHED = {
             "https://arxiv.org/abs/1003.0358",
         ),
     ],
+    # Zalando's table of submitted results: "we haven't yet tested these results".
+    "fashion-mnist": [
+        (
+            "Zalando's benchmark table: MLP (MXNet)",
+            "[784, 256, 128, 64, 10]",
+            "90.0",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
+        ),
+    ],
 }
 
 # Published results for convolutional networks on the official MNIST test set, with their sources.
@@ -137,6 +146,45 @@ PUBLISHED_CONV = {
             "35 networks, probabilities averaged",
             "99.77",
             "https://arxiv.org/abs/1202.2745",
+        ),
+    ],
+    # Zalando's table of submitted results, which it says it has not checked; the highest of each kind listed.
+    "fashion-mnist": [
+        (
+            "Zalando's benchmark table: 2 conv layers with max pooling (Keras)",
+            "2 conv + pool, no preprocessing",
+            "87.6",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
+        ),
+        (
+            "Zalando's benchmark table: 2 conv layers, under 100K weights",
+            "2 conv, no preprocessing",
+            "92.5",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
+        ),
+        (
+            "Zalando's benchmark table: 3 conv + pooling, 2 dense + dropout",
+            "3 conv, 2 dense",
+            "92.6",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
+        ),
+        (
+            "Zalando's benchmark table: 2 conv layers, 3 dense, 1.8M weights",
+            "2 conv, 3 dense",
+            "93.2",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
+        ),
+        (
+            "Zalando's benchmark table: ResNet18, flips, shifts and rotations",
+            "ResNet-18",
+            "94.9",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
+        ),
+        (
+            "Zalando's benchmark table: WRN-28-10 + random erasing (Zhong et al. 2017)",
+            "wide ResNet, 36M weights",
+            "96.3",
+            "https://github.com/zalandoresearch/fashion-mnist#benchmark",
         ),
     ],
 }
@@ -188,8 +236,9 @@ def main(argv: list[str] | None = None) -> int:
                 rows.append(row)
     for conv, (begin, end) in ((False, (BEGIN, END)), (True, (CONV_BEGIN, CONV_END))):
         if any(is_conv(PRESETS[preset]) == conv for preset in args.presets):  # each scoreboard keeps the other's rows
-            write_section(results, scoreboard([r for r in rows if is_conv(PRESETS[r["preset"]]) == conv], args, conv),
-                          begin, end)  # fmt: skip
+            kept = read_section(results, begin, end)  # data sets not measured now keep their rows as they were
+            tables = scoreboard([r for r in rows if is_conv(PRESETS[r["preset"]]) == conv], args, conv, kept)
+            write_section(results, tables, begin, end)
             print(f"wrote the {'convolutional' if conv else 'fully connected'} accuracy section of {results}")
     return 0
 
@@ -323,44 +372,94 @@ def machine() -> str:
     return f"{cpu}, {cores} cores{blas}; Python {platform.python_version()}, NumPy {np.__version__}"
 
 
-def scoreboard(rows: list[dict], args, conv: bool = False) -> str:
-    today = datetime.date.today().isoformat()
-    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if __name__ == "__main__" else [])
+def data_markers(source: str, begin: str) -> tuple[str, str]:
+    """The markers around one data set's part of a scoreboard: ``<!-- accuracy-conv:mnist:begin -->`` …"""
+    kind = begin.removeprefix("<!-- ").removesuffix(":begin -->")
+    return f"<!-- {kind}:{source}:begin -->", f"<!-- {kind}:{source}:end -->"
+
+
+def read_section(path: Path, begin: str, end: str) -> str:
+    """The text between the markers in ``path``; empty when there is none."""
+    text = path.read_text() if path.is_file() else ""
+    return text.split(begin, 1)[1].split(end, 1)[0] if begin in text and end in text else ""
+
+
+def scoreboard(rows: list[dict], args, conv: bool = False, kept: str = "") -> str:
+    """The scoreboard of one kind of preset: a part per data set, each between its own markers (``data_markers``).
+
+    Rows measured now replace their preset's row; every other row and part is kept from ``kept`` (the section as
+    it was) with the note of when and how it was measured, so that a scoreboard can be measured a preset and a
+    data set at a time, on different days and machines.
+    """
+    begin = CONV_BEGIN if conv else BEGIN
     kind = "convolutional" if conv else "fully connected"
     lines = [
         f"## Accuracy: digitnet's {kind} presets against the published records",
         "",
-        f"Measured {today} by `{command.strip()}` on {machine()}.",
-        f"Each digitnet row is the mean ± standard deviation over seeds {', '.join(map(str, args.seeds))} of a whole "
-        "run: training on the training split less the preset's dev rows, then one measurement of the official test "
-        "split. Training time excludes loading the data and includes the dev measurement after each epoch. "
-        "The presets were chosen on dev accuracy; the test set chose nothing. The ensemble is the seeds' models "
-        "with their probabilities averaged (`digitnet evaluate A B C`), measured on the same test split.",
+        "Each digitnet row is the mean ± standard deviation over the seeds named of a whole run: training on the "
+        "training split less the preset's dev rows, then one measurement of the official test split. Training time "
+        "excludes loading the data and includes the dev measurement after each epoch. The presets were chosen on "
+        "dev accuracy; the test set chose nothing. The ensemble is the seeds' models with their probabilities "
+        "averaged (`digitnet evaluate A B C`), measured on the same test split.",
     ]
-    if args.quick:
-        lines += ["", "**Smoke test (`--quick`): one epoch of each preset. These are not results.**"]
-    for source in dict.fromkeys(row["data"] for row in rows):
-        lines += ["", f"### {DATA_TITLES.get(source, source)}", ""]
-        lines += [
-            "| | network | recipe | epochs | test accuracy % | dev accuracy % | training time | ensemble test % |",
-            "|---|---|---|---|---|---|---|---|",
-        ]
-        for row in (r for r in rows if r["data"] == source):
-            sizes = row["config"]["sizes"]
-            ensemble = "-" if row["ensemble"] is None else f"{100 * row['ensemble']:.2f}"
-            sizes = f"`{spec.to_text(sizes)}`" if is_conv(PRESETS[row["preset"]]) else f"[{', '.join(map(str, sizes))}]"
-            seeds = "" if row["seeds"] == args.seeds else f" (seed {', '.join(map(str, row['seeds']))} only)"
-            lines.append(
-                f"| digitnet `{row['preset']}`{seeds} | {sizes} | {recipe(row['config'])} | {row['epochs']} | "
-                f"**{percent(row['test'])}** | {percent(row['dev'])} | {minutes(row['seconds'])} | "
-                f"{ensemble} |"
-            )
-        published = (PUBLISHED_CONV if conv else PUBLISHED).get(source, [])
-        if published:
-            lines += ["", f"Published {kind} networks on the same test set:", ""]
-            lines += ["| | network | test accuracy % | source |", "|---|---|---|---|"]
-            lines += [f"| {who} | {net} | {accuracy} | <{url}> |" for who, net, accuracy, url in published]
+    for source in dict.fromkeys([*DATA_TITLES, *(row["data"] for row in rows)]):
+        part_begin, part_end = data_markers(source, begin)
+        old = kept.split(part_begin, 1)[1].split(part_end, 1)[0] if part_begin in kept and part_end in kept else ""
+        part = data_part(source, [r for r in rows if r["data"] == source], args, conv, old)
+        if part:
+            lines += ["", part_begin, *part, part_end]
     return "\n".join(lines) + "\n"
+
+
+def data_part(source: str, rows: list[dict], args, conv: bool, old: str) -> list[str]:
+    """One data set's table: the rows measured now and the other presets' rows from ``old``, each with a note of
+    when, how and where it was measured; then the published rows. Empty when there are no rows at all."""
+    measured = {row["preset"]: row for row in rows}
+    old_lines = old.splitlines()
+    command = "python benchmarks/accuracy.py " + " ".join(sys.argv[1:] if __name__ == "__main__" else [])
+    table, notes = [], []
+    for preset in PRESETS:
+        if preset in measured:
+            table.append(row_line(measured[preset], args))
+            seeds = ", ".join(map(str, measured[preset]["seeds"]))
+            notes.append(
+                f"- `{preset}`, seeds {seeds}: measured {datetime.date.today().isoformat()} by "
+                f"`{command.strip()}` on {machine()}."
+            )
+        else:  # kept as it was, with its note
+            table += [line for line in old_lines if line.startswith(f"| digitnet `{preset}`")]
+            notes += [line for line in old_lines if line.startswith(f"- `{preset}`")]
+    if not table:
+        return []
+    kind = "convolutional" if conv else "fully connected"
+    lines = [f"### {DATA_TITLES.get(source, source)}", ""]
+    if args.quick:
+        lines += ["**Smoke test (`--quick`): one epoch of each preset. These are not results.**", ""]
+    lines += [
+        "| | network | recipe | epochs | test accuracy % | dev accuracy % | training time | ensemble test % |",
+        "|---|---|---|---|---|---|---|---|",
+        *table,
+        "",
+        *notes,
+    ]
+    published = (PUBLISHED_CONV if conv else PUBLISHED).get(source, [])
+    if published:
+        lines += ["", f"Published {kind} networks on the same test set:", ""]
+        lines += ["| | network | test accuracy % | source |", "|---|---|---|---|"]
+        lines += [f"| {who} | {net} | {accuracy} | <{url}> |" for who, net, accuracy, url in published]
+    return lines
+
+
+def row_line(row: dict, args) -> str:
+    """A preset's row of the scoreboard: network, recipe, epochs, accuracies, time and the ensemble's accuracy."""
+    sizes = row["config"]["sizes"]
+    ensemble = "-" if row["ensemble"] is None else f"{100 * row['ensemble']:.2f}"
+    sizes = f"`{spec.to_text(sizes)}`" if is_conv(PRESETS[row["preset"]]) else f"[{', '.join(map(str, sizes))}]"
+    seeds = "" if row["seeds"] == args.seeds else f" (seed {', '.join(map(str, row['seeds']))} only)"
+    return (
+        f"| digitnet `{row['preset']}`{seeds} | {sizes} | {recipe(row['config'])} | {row['epochs']} | "
+        f"**{percent(row['test'])}** | {percent(row['dev'])} | {minutes(row['seconds'])} | {ensemble} |"
+    )
 
 
 def write_section(path: Path, section: str, begin: str = BEGIN, end: str = END) -> None:

@@ -52,3 +52,29 @@ def test_the_convolutional_scoreboard_has_its_own_section_and_an_ensemble_column
     row = next(line for line in conv.splitlines() if line.startswith("| digitnet `cnn`"))
     ensemble = float(row.rstrip(" |").rsplit("| ", 1)[1])  # the two seeds' models averaged
     assert 50 < ensemble <= 100
+
+
+def test_rows_not_measured_now_are_kept_with_their_notes(accuracy, tmp_path):
+    results = tmp_path / "RESULTS.md"
+    mnist_begin, mnist_end = accuracy.data_markers("mnist", accuracy.BEGIN)
+    sample_begin, sample_end = accuracy.data_markers("sample", accuracy.BEGIN)
+    best = "| digitnet `best` | [784, 1024, 1024, 10] | measured on another machine |"
+    best_note = "- `best`, seeds 0, 1, 2: measured 2026-11-28 elsewhere."
+    fast = "| digitnet `fast` | [784, 800, 10] | measured yesterday |"
+    fast_note = "- `fast`, seeds 0, 1: measured yesterday."
+    old = (
+        f"{accuracy.BEGIN}\n## old header\n\n{mnist_begin}\n### MNIST\n\n{best}\n\n{best_note}\n{mnist_end}\n\n"
+        f"{sample_begin}\n### the package's sample\n\n{fast}\n\n{fast_note}\n{sample_end}\n{accuracy.END}\n"
+    )
+    results.write_text(f"# Results\n\n{old}")
+    argv = ["--quick", "--presets", "seed", "--out", str(tmp_path / "runs"), "--results", str(results)]
+    assert accuracy.main(argv) == 0
+    section = results.read_text().split(accuracy.BEGIN)[1].split(accuracy.END)[0]
+    assert "## old header" not in section  # the section's own text is written anew
+    mnist = section.split(mnist_begin)[1].split(mnist_end)[0]
+    assert best in mnist and best_note in mnist  # a data set not measured now keeps its rows and notes
+    sample = section.split(sample_begin)[1].split(sample_end)[0].splitlines()
+    rows = [line for line in sample if line.startswith("| digitnet")]
+    assert rows[0].startswith("| digitnet `seed`") and rows[1] == fast  # the new row, and the other preset's kept
+    notes = [line for line in sample if line.startswith("- `")]
+    assert notes[0].startswith("- `seed`, seeds 0, 1: measured ") and notes[1] == fast_note
