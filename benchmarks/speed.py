@@ -466,8 +466,9 @@ def report(results: dict) -> tuple[str, dict]:
     lines += [
         f"### Training throughput: [784, 800, 10], momentum SGD, {tp['rows']:,} digits",
         "",
-        "Nesterov momentum 0.9, learning rate 0.05 × batch / 128 on a cosine schedule, float32; "
-        f"median of {tp['rounds']} epochs each, taken in turns; GFLOP/s counts 2,556,800 FLOP per example.",
+        f"The fast preset's recipe (Nesterov momentum 0.9, cosine schedule), its learning rate "
+        f"{tp['learning_rate']:g} × batch, float32; median of {tp['rounds']} epochs each, taken in turns; "
+        "GFLOP/s counts 2,556,800 FLOP per example.",
         "",
         "| batch | digitnet examples/s | s/epoch | % of peak | PyTorch examples/s | s/epoch | % of peak | ratio |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
@@ -484,6 +485,12 @@ def report(results: dict) -> tuple[str, dict]:
                 row += ["–", "–", "–"]
         row.append(ratio(rates.get("digitnet"), rates.get("PyTorch")))
         lines.append("| " + " | ".join(row) + " |")
+    lines += ["", "digitnet at batch 128 with each optimiser (each at its own default learning rate):", ""]
+    lines += ["| optimiser | examples/s | s/epoch | % of peak |", "|---|---:|---:|---:|"]
+    for name, seconds in tp["optimisers"].items():
+        examples = tp["rows"] / median(seconds)
+        share = examples * training_flop((784, 800, 10)) / 1e9 / peak["numpy"]
+        lines.append(f"| {name} | {fmt_rate(examples)} | {cell(seconds)} | {share:.0%} |")
     lines.append("")
 
     nb = results["notebook"]
@@ -685,6 +692,16 @@ def main(argv: list[str] | None = None) -> None:
         # the fast preset's recipe, its learning rate in proportion to the batch (0.05 at 128), as it was chosen
         config = fast.replace(batch_size=batch, learning_rate=fast.learning_rate * batch / fast.batch_size)
         tp_seconds[batch] = throughput(config, X, y, inputs, plan.throughput_rounds, torch_side)
+    optimiser_seconds = {}  # batch 128 with each optimiser: the step's target holds for any of them
+    for optimizer in ("gd", "momentum", "adam"):
+        say(f"training throughput, batch 128, {optimizer}")
+        config = fast.replace(batch_size=128, learning_rate=fast.learning_rate * 128 / fast.batch_size)
+        if optimizer == "momentum":  # measured above
+            optimiser_seconds[optimizer] = tp_seconds[128]["digitnet"]
+        else:
+            optimiser_seconds[optimizer] = throughput(
+                config.with_optimizer(optimizer), X, y, inputs, plan.throughput_rounds, None
+            )["digitnet"]
 
     say(f"the notebook's recipe, {plan.notebook_iterations} iterations")
     X_nb, y_nb = dataset.train.X[:NOTEBOOK_ROWS], dataset.train.y[:NOTEBOOK_ROWS]
@@ -697,6 +714,7 @@ def main(argv: list[str] | None = None) -> None:
     say("profile")
     profiles = {}
     for title, config, Xp, yp in [
+        ("[784, 800, 10], batch 128", fast.replace(batch_size=128), X, y),
         ("[784, 800, 10], batch 256", fast.replace(batch_size=256), X, y),
         (f"[784, 10, 10], full batch of {NOTEBOOK_ROWS:,}", PRESETS["seed"], X_nb, y_nb),
     ]:
@@ -711,13 +729,18 @@ def main(argv: list[str] | None = None) -> None:
     peak = max(peaks)  # the best the BLAS did: a peak, which noise can lower but not raise
     load_after = os.getloadavg()[0]
 
-    # the targets of issue 3
+    # the targets of issue 15, then the two of issue 3 that it kept
     def rate(batch, side):
         seconds = tp_seconds[batch].get(side)
         return len(X) / median(seconds) if seconds else None
 
+    def share(examples_per_second: float) -> float:
+        return examples_per_second * training_flop(fast.sizes) / 1e9 / peak
+
     b128 = rate(128, "digitnet"), rate(128, "PyTorch")
-    b256_fraction = rate(256, "digitnet") * training_flop(fast.sizes) / 1e9 / peak
+    b128_shares = {name: share(len(X) / median(seconds)) for name, seconds in optimiser_seconds.items()}
+    b256_fraction = share(rate(256, "digitnet"))
+    ratios = {batch: rate(batch, "digitnet") / rate(batch, "PyTorch") for batch in tp_seconds if rate(batch, "PyTorch")}
     inf_rate = {side: len(test_inputs) / median(s) for side, s in inf_seconds.items()}
     nb_500 = median(nb_seconds["digitnet"]) * 500 / plan.notebook_iterations
     to98 = {side: [time_to(run["curve"], TARGET_ACCURACY) for run in r] for side, r in runs.items()}
@@ -728,18 +751,23 @@ def main(argv: list[str] | None = None) -> None:
     with_torch = torch_side is not None
     t_d, t_p = to98_median["digitnet"], to98_median.get("PyTorch")
     targets = [
+        ("notebook recipe (500 iterations, 41,000 digits) < 5 s", f"{nb_500:.2f} s", nb_500 < 5),
         (
-            "training [784, 800, 10] at batch 128 ≥ 1.8× PyTorch",
-            ratio(*b128),
-            b128[0] / b128[1] >= 1.8 if with_torch else None,
+            "training [784, 800, 10] at batch 128 ≥ 60% of the matmul peak, with any optimiser",
+            ", ".join(f"{name} {value:.0%}" for name, value in b128_shares.items()),
+            min(b128_shares.values()) >= 0.6,
+        ),
+        ("training at batch 256 ≥ 70% of the matmul peak", f"{b256_fraction:.0%}", b256_fraction >= 0.7),
+        (
+            "training never below PyTorch's throughput (every batch size)",
+            ", ".join(f"{batch}: {value:.2f}×" for batch, value in ratios.items()) or "–",
+            min(ratios.values()) >= 1 if ratios else None,
         ),
         (
             "inference ≥ 2× PyTorch",
             ratio(inf_rate["digitnet"], inf_rate.get("PyTorch")),
             inf_rate["digitnet"] / inf_rate["PyTorch"] >= 2 if with_torch else None,
         ),
-        ("≥ 70% of the matmul peak training at batch 256", f"{b256_fraction:.0%}", b256_fraction >= 0.7),
-        ("notebook recipe (500 iterations, 41,000 digits) < 5 s", f"{nb_500:.2f} s", nb_500 < 5),
         (
             f"time to {TARGET_ACCURACY:.1%} test accuracy < PyTorch's and < 15 s",
             (f"{t_d:.1f} s" if t_d else "not reached") + (f" (PyTorch {t_p:.1f} s)" if t_p else ""),
@@ -765,7 +793,13 @@ def main(argv: list[str] | None = None) -> None:
         else None,
         "peak": {"numpy": peak, "torch": peak_torch},
         "targets": targets,
-        "throughput": {"rows": len(X), "rounds": plan.throughput_rounds, "seconds": tp_seconds},
+        "throughput": {
+            "rows": len(X),
+            "rounds": plan.throughput_rounds,
+            "seconds": tp_seconds,
+            "optimisers": optimiser_seconds,
+            "learning_rate": fast.learning_rate / fast.batch_size,
+        },
         "notebook": {
             "iterations": plan.notebook_iterations,
             "rounds": plan.notebook_rounds,

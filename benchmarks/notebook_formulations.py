@@ -1,0 +1,170 @@
+"""Ways to take one iteration of the notebook's recipe, measured side by side: which read the digits fewer times.
+
+    env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/notebook_formulations.py   # about a minute
+
+The notebook's recipe is full-batch gradient descent on ``[784, 10, 10]`` over 41,000 digits. Its two large products,
+``Z = X @ W`` forward and ``dW = X.T @ dZ`` backward, each read the whole (41,000, 784) float32 input, 128 MB, and
+have only 10 columns, so they run far below the machine's matrix-multiply peak. Each way below computes the same
+gradients of one iteration (checked against the first, to float32 rounding), on the same weights:
+
+- **whole arrays, as digitnet does**: the input converted once to float32, column-major; two BLAS products over all
+  of it, OpenBLAS sharing each between the cores;
+- **the products alone**: just those two products, the least the first way could cost;
+- **without the always-blank pixels**: the same products over the pixels that are ink in at least one digit (the
+  others add nothing to ``Z`` and get a gradient of exactly 0), the least that way could cost;
+- **one pass, in blocks of uint8 rows on two threads**: the digits kept as their uint8 pixels (a quarter of the
+  bytes); each thread takes every other block of rows, converts it to float32 in a buffer that stays in cache, and
+  does the whole forward and backward on it with a one-thread BLAS, so the block is read from memory once and both
+  products find it in cache; the two threads' gradients are added at the end.
+
+Nothing here is in digitnet yet: a second way of training is kept only where it pays on both kinds of machine
+(issue 15), and this script is how to find out. It prints a Markdown section, and adds it to ``RESULTS.md`` unless
+``--no-write``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import os
+import statistics
+import sys
+import time
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "src"))
+
+import numpy as np  # noqa: E402
+from threadpoolctl import threadpool_limits  # noqa: E402
+
+from digitnet import Network, data  # noqa: E402
+from speed import NOTEBOOK_ROWS, machine_info, matmul_peak, training_flop  # noqa: E402
+
+SCALE = np.float32(1 / 255)
+MARK = "<!-- notebook-formulations: new sections go below this line -->"
+
+
+def gradients(X: np.ndarray, y: np.ndarray, W1, b1, W2, b2, n: int, scale=None):
+    """dW1, db1, dW2, db2 of the mean cross-entropy over ``n`` rows, from the rows ``X`` (pixels times ``scale``)."""
+    Z1 = np.matmul(X, W1, order="F" if X.flags.f_contiguous else "C")  # (m, 10)
+    if scale is not None:
+        Z1 *= scale  # uint8 pixels: the 1/255 applied to the product instead of the input
+    Z1 += b1
+    mask = Z1 > 0
+    A1 = Z1 * mask
+    Z2 = A1 @ W2 + b2
+    Z2 -= Z2.max(axis=1, keepdims=True)
+    P = np.exp(Z2)
+    P /= P.sum(axis=1, keepdims=True)
+    P[np.arange(len(y)), y] -= 1  # P - Y
+    P /= n
+    dA1 = P @ W2.T
+    dA1 *= mask
+    dW1 = X.T @ dA1
+    if scale is not None:
+        dW1 *= scale
+    return dW1, dA1.sum(axis=0), A1.T @ P, P.sum(axis=0)
+
+
+def in_blocks(pixels: np.ndarray, y: np.ndarray, weights, rows: int, pool: ThreadPoolExecutor):
+    """The same gradients, each thread taking every other block of ``rows`` uint8 rows through a float32 buffer."""
+    n = len(pixels)
+    starts = list(range(0, n, rows))
+
+    def thread(first: int):
+        buffer = np.empty((rows, pixels.shape[1]), np.float32)
+        total = None
+        for start in starts[first::2]:
+            block = buffer[: min(rows, n - start)]
+            np.copyto(block, pixels[start : start + len(block)])  # uint8 -> float32, in cache
+            parts = gradients(block, y[start : start + len(block)], *weights, n, SCALE)
+            total = parts if total is None else [a + b for a, b in zip(total, parts, strict=True)]
+        return total
+
+    halves = list(pool.map(thread, (0, 1)))
+    return [a + b for a, b in zip(*halves, strict=True)]
+
+
+def timed(work, repeats: int) -> list[float]:
+    work()
+    seconds = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        work()
+        seconds.append(time.perf_counter() - start)
+    return seconds
+
+
+def main(argv: list[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--repeats", type=int, default=15, help="iterations timed for each way")
+    parser.add_argument("--results", type=Path, default=HERE / "RESULTS.md")
+    parser.add_argument("--no-write", action="store_true", help="print the section only")
+    args = parser.parse_args(argv)
+    cores = len(os.sched_getaffinity(0))
+    machine = machine_info(cores)
+    load_before = os.getloadavg()[0]
+    peak = max(matmul_peak(5))
+
+    dataset = data.load("mnist")
+    pixels, y = dataset.train.X[:NOTEBOOK_ROWS], dataset.train.y[:NOTEBOOK_ROWS]
+    n = len(pixels)
+    network = Network([784, 10, 10], seed=0)
+    weights = [a for layer in network.dense_layers for a in (layer.W, layer.b)]
+    X = np.multiply(pixels, SCALE, dtype=np.float32, order="F")  # as the trainer keeps a full batch
+    inked = pixels.max(axis=0) > 0  # pixels that are ink in at least one digit
+    X_inked, W_inked = np.asfortranarray(X[:, inked]), weights[0][inked]
+    dZ = np.ones((n, 10), np.float32, order="F")
+    pool = ThreadPoolExecutor(2)
+    rows = 1024
+
+    reference = gradients(X, y, *weights, n)
+    with threadpool_limits(1):
+        blocked = in_blocks(pixels, y, weights, rows, pool)
+    difference = max(float(np.abs(a - b).max() / np.abs(a).max()) for a, b in zip(reference, blocked, strict=True))
+
+    ways = {
+        "whole arrays, as digitnet does": lambda: gradients(X, y, *weights, n),
+        "the products alone": lambda: (np.matmul(X, weights[0], order="F"), X.T @ dZ),
+        f"without the always-blank pixels ({int((~inked).sum())} of 784): products alone": lambda: (
+            np.matmul(X_inked, W_inked, order="F"),
+            X_inked.T @ dZ,
+        ),
+    }
+    seconds = {name: timed(work, args.repeats) for name, work in ways.items()}
+    with threadpool_limits(1):
+        name = f"one pass, blocks of {rows} uint8 rows on two threads"
+        seconds[name] = timed(lambda: in_blocks(pixels, y, weights, rows, pool), args.repeats)
+
+    flop = training_flop((784, 10, 10)) * n
+    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    lines = [
+        f"## {now} · the notebook's iteration, four ways · {machine['cpu']} · {cores} cores",
+        "",
+        f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/notebook_formulations.py`; NumPy "
+        f"{machine['numpy']}, {machine['blas']} kernel {machine['blas_kernel']}; float32 matmul peak {peak:.0f} "
+        f"GFLOP/s; load average {load_before:.2f} before, {os.getloadavg()[0]:.2f} after. One iteration of "
+        f"[784, 10, 10] on {n:,} digits ({flop / 1e9:.2f} GFLOP), median of {args.repeats}. The blocked gradients "
+        f"differ from the whole-array ones by {difference:.1e} of their largest value.",
+        "",
+        "| way | ms per iteration | 500 iterations, s | % of peak |",
+        "|---|---:|---:|---:|",
+    ]
+    for name, times in seconds.items():
+        ms = 1e3 * statistics.median(times)
+        lines.append(f"| {name} | {ms:.1f} | {ms / 2:.1f} | {flop / (ms / 1e3) / 1e9 / peak:.0%} |")
+    lines.append(f"| at the matmul peak | {1e3 * flop / 1e9 / peak:.1f} | {flop / 1e9 / peak * 500:.1f} | 100% |")
+    section = "\n".join(lines) + "\n"
+    print(section)
+    if not args.no_write:
+        text = args.results.read_text()
+        if MARK not in text:
+            title = "# The notebook's iteration, four ways (`notebook_formulations.py`)"
+            text = text.rstrip("\n") + f"\n\n{title}\n\n{MARK}\n"
+        args.results.write_text(text.replace(MARK, f"{MARK}\n\n{section}", 1))
+
+
+if __name__ == "__main__":
+    main()
