@@ -210,6 +210,7 @@ def test_seed_preset_on_a_kaggle_csv_beats_the_notebooks_84_percent(tmp_path):
     [
         ([], "momentum", PRESETS["fast"].learning_rate),
         (["--optimizer", "adam"], "adam", LEARNING_RATES["adam"]),  # not momentum's 0.4, which Adam cannot take
+        (["--optimizer", "gd"], "gd", LEARNING_RATES["gd"]),  # larger: no velocity lengthens its steps
         (["--optimizer", "adam", "--learning-rate", "0.01"], "adam", 0.01),  # a rate given is kept
         (["--learning-rate", "0.01", "--optimizer", "adam"], "adam", 0.01),
         (["--preset", "seed", "--optimizer", "gd"], "gd", PRESETS["seed"].learning_rate),  # its own optimiser
