@@ -7,8 +7,9 @@ The notebook's recipe is full-batch gradient descent on ``[784, 10, 10]`` over 4
 have only 10 columns, so they run far below the machine's matrix-multiply peak. Each way below computes the same
 gradients of one iteration (checked against the first, to float32 rounding), on the same weights:
 
-- **whole arrays, as digitnet takes them** (written out here, so a little slower than digitnet itself): the input converted once to float32, column-major; two BLAS products over all
-  of it, OpenBLAS sharing each between the cores;
+- **whole arrays, as digitnet takes them** (written out here, so a little slower than digitnet itself): the input
+  converted once to float32, column-major; two BLAS products over all of it, OpenBLAS sharing each between the
+  cores;
 - **the products alone**: just those two products, the least the first way could cost;
 - **without the always-blank pixels**: the same products over the pixels that are ink in at least one digit (the
   others add nothing to ``Z`` and get a gradient of exactly 0), the least that way could cost;
