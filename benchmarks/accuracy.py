@@ -380,7 +380,11 @@ def data_markers(source: str, begin: str) -> tuple[str, str]:
 
 def read_section(path: Path, begin: str, end: str) -> str:
     """The text between the markers in ``path``; empty when there is none."""
-    text = path.read_text() if path.is_file() else ""
+    return between(path.read_text() if path.is_file() else "", begin, end)
+
+
+def between(text: str, begin: str, end: str) -> str:
+    """The text between the markers ``begin`` and ``end``; empty when either is missing."""
     return text.split(begin, 1)[1].split(end, 1)[0] if begin in text and end in text else ""
 
 
@@ -404,7 +408,7 @@ def scoreboard(rows: list[dict], args, conv: bool = False, kept: str = "") -> st
     ]
     for source in dict.fromkeys([*DATA_TITLES, *(row["data"] for row in rows)]):
         part_begin, part_end = data_markers(source, begin)
-        old = kept.split(part_begin, 1)[1].split(part_end, 1)[0] if part_begin in kept and part_end in kept else ""
+        old = between(kept, part_begin, part_end)
         part = data_part(source, [r for r in rows if r["data"] == source], args, conv, old)
         if part:
             lines += ["", part_begin, *part, part_end]
@@ -422,9 +426,10 @@ def data_part(source: str, rows: list[dict], args, conv: bool, old: str) -> list
         if preset in measured:
             table.append(row_line(measured[preset], args))
             seeds = ", ".join(map(str, measured[preset]["seeds"]))
+            how = "written from runs finished before, by" if args.finished_only else "measured by"
             notes.append(
-                f"- `{preset}`, seeds {seeds}: measured {datetime.date.today().isoformat()} by "
-                f"`{command.strip()}` on {machine()}."
+                f"- `{preset}`, seeds {seeds}: {how} `{command.strip()}`, {datetime.date.today().isoformat()}, on "
+                f"{machine()}."
             )
         else:  # kept as it was, with its note
             table += [line for line in old_lines if line.startswith(f"| digitnet `{preset}`")]

@@ -320,10 +320,7 @@ def main(argv: list[str] | None = None) -> None:
     print(report)
     print(json.dumps({"train": train_seconds, "inference": infer_seconds}), file=sys.stderr)
     if not args.no_write:
-        text = args.results.read_text() if args.results.is_file() else "# digitnet benchmark results\n"
-        if MARK not in text:
-            text = text.rstrip("\n") + "\n\n# Convolutional network speed (`cnn_speed.py`)\n\n" + MARK + "\n"
-        args.results.write_text(text.replace(MARK, MARK + "\n\n" + report, 1))
+        speed.add_section(args.results, MARK, "# Convolutional network speed (`cnn_speed.py`)", report)
 
 
 if __name__ == "__main__":

@@ -4,19 +4,21 @@
 
 The notebook's recipe is full-batch gradient descent on ``[784, 10, 10]`` over 41,000 digits. Its two large products,
 ``Z = X @ W`` forward and ``dW = X.T @ dZ`` backward, each read the whole (41,000, 784) float32 input, 128 MB, and
-have only 10 columns, so they run far below the machine's matrix-multiply peak. Each way below computes the same
-gradients of one iteration (checked against the first, to float32 rounding), on the same weights:
+have only 10 columns, so they run far below the machine's matrix-multiply peak. Timed side by side, on the same
+weights:
 
-- **whole arrays, as digitnet takes them** (written out here, so a little slower than digitnet itself): the input
-  converted once to float32, column-major; two BLAS products over all of it, OpenBLAS sharing each between the
-  cores;
-- **the products alone**: just those two products, the least the first way could cost;
-- **without the always-blank pixels**: the same products over the pixels that are ink in at least one digit (the
-  others add nothing to ``Z`` and get a gradient of exactly 0), the least that way could cost;
+- **digitnet's own iteration**: ``Network.train_step`` and the optimiser's step on the trainer's column-major
+  full batch, as ``digitnet train --preset seed`` takes it;
+- **whole arrays, written out**: the same math in one plain function, the reference the blocked way is checked
+  against;
+- **the products alone**: just the two products, the least a whole-array iteration could cost;
+- **without the always-blank pixels, products alone**: the same products over the pixels that are ink in at least
+  one digit (the others add nothing to ``Z`` and get a gradient of exactly 0);
 - **one pass, in blocks of uint8 rows on two threads**: the digits kept as their uint8 pixels (a quarter of the
   bytes); each thread takes every other block of rows, converts it to float32 in a buffer that stays in cache, and
   does the whole forward and backward on it with a one-thread BLAS, so the block is read from memory once and both
-  products find it in cache; the two threads' gradients are added at the end.
+  products find it in cache; the two threads' gradients are added at the end. Its gradients are checked against
+  the written-out ones, to float32 rounding.
 
 Nothing here is in digitnet yet: a second way of training is kept only where it pays on both kinds of machine
 (issue 15), and this script is how to find out. It prints a Markdown section, and adds it to ``RESULTS.md`` unless
@@ -26,11 +28,9 @@ Nothing here is in digitnet yet: a second way of training is kept only where it 
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import statistics
 import sys
-import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
@@ -40,8 +40,8 @@ sys.path.insert(0, str(HERE.parent / "src"))
 import numpy as np  # noqa: E402
 from threadpoolctl import threadpool_limits  # noqa: E402
 
-from digitnet import Network, data  # noqa: E402
-from speed import NOTEBOOK_ROWS, machine_info, matmul_peak, training_flop  # noqa: E402
+from digitnet import PRESETS, Network, Trainer, data  # noqa: E402
+from speed import NOTEBOOK_ROWS, add_section, machine_info, matmul_peak, repeated, training_flop, utc_now  # noqa: E402
 
 SCALE = np.float32(1 / 255)
 MARK = "<!-- notebook-formulations: new sections go below this line -->"
@@ -88,16 +88,6 @@ def in_blocks(pixels: np.ndarray, y: np.ndarray, weights, rows: int, pool: Threa
     return [a + b for a, b in zip(*halves, strict=True)]
 
 
-def timed(work, repeats: int) -> list[float]:
-    work()
-    seconds = []
-    for _ in range(repeats):
-        start = time.perf_counter()
-        work()
-        seconds.append(time.perf_counter() - start)
-    return seconds
-
-
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeats", type=int, default=15, help="iterations timed for each way")
@@ -126,24 +116,31 @@ def main(argv: list[str] | None = None) -> None:
         blocked = in_blocks(pixels, y, weights, rows, pool)
     difference = max(float(np.abs(a - b).max() / np.abs(a).max()) for a, b in zip(reference, blocked, strict=True))
 
+    trainer = Trainer(Network([784, 10, 10], seed=0), PRESETS["seed"], pixels, y)
+
+    def digitnet_iteration() -> None:
+        trainer.network.train_step(trainer.inputs, y)
+        trainer.optimizer.step()
+
     ways = {
-        "whole arrays, as digitnet takes them (written out here)": lambda: gradients(X, y, *weights, n),
+        "digitnet's own iteration": digitnet_iteration,
+        "whole arrays, written out": lambda: gradients(X, y, *weights, n),
         "the products alone": lambda: (np.matmul(X, weights[0], order="F"), X.T @ dZ),
         f"without the always-blank pixels ({int((~inked).sum())} of 784): products alone": lambda: (
             np.matmul(X_inked, W_inked, order="F"),
             X_inked.T @ dZ,
         ),
     }
-    seconds = {name: timed(work, args.repeats) for name, work in ways.items()}
+    seconds = {name: repeated(work, args.repeats) for name, work in ways.items()}
     with threadpool_limits(1):
         name = f"one pass, blocks of {rows} uint8 rows on two threads"
-        seconds[name] = timed(lambda: in_blocks(pixels, y, weights, rows, pool), args.repeats)
+        seconds[name] = repeated(lambda: in_blocks(pixels, y, weights, rows, pool), args.repeats)
 
     peak = max(peaks + matmul_peak(10))
     flop = training_flop((784, 10, 10)) * n
-    now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    now = utc_now()
     lines = [
-        f"## {now} · the notebook's iteration, four ways · {machine['cpu']} · {cores} cores",
+        f"## {now} · the notebook's iteration, side by side · {machine['cpu']} · {cores} cores",
         "",
         f"`env -u OPENBLAS_CORETYPE -u OPENBLAS_L2_SIZE python benchmarks/notebook_formulations.py`; NumPy "
         f"{machine['numpy']}, {machine['blas']} kernel {machine['blas_kernel']}; float32 matmul peak {peak:.0f} "
@@ -161,11 +158,7 @@ def main(argv: list[str] | None = None) -> None:
     section = "\n".join(lines) + "\n"
     print(section)
     if not args.no_write:
-        text = args.results.read_text()
-        if MARK not in text:
-            title = "# The notebook's iteration, four ways (`notebook_formulations.py`)"
-            text = text.rstrip("\n") + f"\n\n{title}\n\n{MARK}\n"
-        args.results.write_text(text.replace(MARK, f"{MARK}\n\n{section}", 1))
+        add_section(args.results, MARK, "# Ways to take the notebook's iteration (`notebook_formulations.py`)", section)
 
 
 if __name__ == "__main__":

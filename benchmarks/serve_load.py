@@ -22,7 +22,6 @@ import datetime
 import io
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
@@ -40,6 +39,7 @@ sys.path.insert(0, str(HERE.parent / "tests"))
 from digitnet.io import save_model  # noqa: E402
 from digitnet.network import Network  # noqa: E402
 from digitnet.web import drawing, serve  # noqa: E402
+from speed import machine_info  # noqa: E402
 from strokes import DIGITS, render  # noqa: E402  (the tests' digits drawn like the page's brush)
 
 
@@ -120,11 +120,6 @@ def cpu_seconds(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")  # utime and stime, in clock ticks
 
 
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), platform.machine())
-
-
 def start_server(model: Path, folder: Path) -> tuple[subprocess.Popen, str]:
     command = [sys.executable, "-m", "digitnet", "serve", str(model), "--port", "0"]
     command += ["--corrections", str(folder / "corrections.csv")]
@@ -167,7 +162,8 @@ def main() -> None:
         process.terminate()
         process.wait(timeout=30)
     load_average = os.getloadavg()
-    print(f"\n## Load: {args.seconds:g} s per client count, {cpu_model()}, {os.cpu_count()} cores, ", end="")
+    cpu = machine_info(os.cpu_count())["cpu"]
+    print(f"\n## Load: {args.seconds:g} s per client count, {cpu}, {os.cpu_count()} cores, ", end="")
     print(f"load average {load_average[0]:.1f} at the end, {datetime.date.today()}\n")
     print("| clients | requests/s | p50 ms | p99 ms | server CPU ms per request | requests | status codes | 5xx |")
     print("|---|---|---|---|---|---|---|---|")

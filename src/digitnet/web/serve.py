@@ -498,8 +498,8 @@ def run(app: FastAPI, sockets: list[socket.socket]) -> None:
     """Serve ``app`` on ``sockets`` until Ctrl-C; uvicorn logs only warnings and errors.
 
     The matrix library gets one thread: a request's products are a single row, too small to share out, and a
-    second thread only spins beside the server's own work for the same two cores (``benchmarks/serve_load.py``
-    measured the server's CPU time per request fall from 12.9 to 7.1 ms, and p99 at 32 clients from 1.7 to 0.5 s).
+    second thread only spins beside the server's own work for the same two cores (measured on two cores: the
+    server's CPU time per request fell from 12.9 to 7.1 ms; ``benchmarks/RESULTS.md``, the page under load).
     """
     server = uvicorn.Server(uvicorn.Config(app, log_level="warning"))
     with threadpool_limits(limits=1, user_api="blas"):
