@@ -485,7 +485,7 @@ def report(results: dict) -> tuple[str, dict]:
         f"### Training throughput: [784, 800, 10], momentum SGD, {tp['rows']:,} digits",
         "",
         "The fast preset's recipe (Nesterov momentum 0.9, cosine schedule), its learning rate in proportion to the "
-        f"batch ({128 * tp['learning_rate']:g} at batch 128), float32; median of {tp['rounds']} epochs each, taken in "
+        f"batch ({tp['learning_rate_128']:g} at batch 128), float32; median of {tp['rounds']} epochs each, taken in "
         "turns; "
         "GFLOP/s counts 2,556,800 FLOP per example.",
         "",
@@ -813,7 +813,7 @@ def main(argv: list[str] | None = None) -> None:
             "rounds": plan.throughput_rounds,
             "seconds": tp_seconds,
             "optimisers": optimiser_seconds,
-            "learning_rate": fast.learning_rate / fast.batch_size,
+            "learning_rate_128": fast.learning_rate * 128 / fast.batch_size,
         },
         "notebook": {
             "iterations": plan.notebook_iterations,

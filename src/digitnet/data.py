@@ -338,7 +338,7 @@ def fetch_fashion_mnist(
     """
     sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
     sources += [(str(folder), functools.partial(_from_folder, Path(folder))) for folder in folders]
-    return _fetch("fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir, status)
+    return _fetch("fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir, status or _say_nothing)
 
 
 def _fetch(
@@ -347,7 +347,7 @@ def _fetch(
     sources: list[tuple[str, Callable[[Path], dict[str, Split]]]],
     expected_sha256: Mapping[str, str],
     cache_dir: Path | None,
-    status: Status | None = None,
+    status: Status,
 ) -> Path:
     # The cache file NAME.npz if it passes its check, else the first source whose arrays do (then cached).
     directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
@@ -366,17 +366,16 @@ def _fetch(
         raise DataError(
             f"{directory}: cannot create it ({e.strerror}); set DIGITNET_CACHE to a writable folder"
         ) from None
-    say = status or _say_nothing
     failures = []
     for source, fetch in sources:
-        say(f"fetching {title} from {source}")
+        status(f"fetching {title} from {source}")
         try:
             with tempfile.TemporaryDirectory(prefix="digitnet-") as folder:  # never download into the cache
                 splits = fetch(Path(folder))
             _check_sha256(splits, expected_sha256, title)
         except DataError as e:
             failures.append(f"{source} ({e})")
-            say(f"{title}: {source} failed ({e})")
+            status(f"{title}: {source} failed ({e})")
             continue
         train, test = splits["train"], splits["test"]
         with atomic_path(path) as tmp, open(tmp, "wb") as f:  # a file, since savez adds ".npz" to a file name
@@ -384,7 +383,7 @@ def _fetch(
             np.savez_compressed(
                 f, X_train=train.X, y_train=train.y.astype(np.uint8), X_test=test.X, y_test=test.y.astype(np.uint8)
             )
-        say(
+        status(
             f"{title}: {len(train.y):,} training and {len(test.y):,} test images, SHA-256 verified, cached at {path} "
             f"({path.stat().st_size / 1e6:.1f} MB)"
         )
