@@ -76,6 +76,7 @@ BAD = {
     "elastic_sigma": bad_real(0, 28, low_in=False, high_in=True),
     "seed": bad_whole(0),
     "dtype": bad_choice({"float32", "float64"}),
+    "data_parallel": bad_whole(1, 16),
 }
 
 
@@ -128,6 +129,7 @@ GOOD = {
     "elastic_sigma": st.floats(0.01, 28),
     "seed": st.integers(0, 2**63),
     "dtype": st.sampled_from(["float32", "float64"]),
+    "data_parallel": st.integers(1, 3),
 }
 
 

@@ -39,6 +39,7 @@ CONFIGS = {  # every optimiser, and everything random
     "gd": CONFIG.replace(optimizer="gd", learning_rate=0.2),
     "adam": CONFIG.replace(optimizer="adam", learning_rate=0.002),
     "regularised": REGULARISED,
+    "parallel": REGULARISED.replace(data_parallel=2),  # each copy draws its own dropout masks
 }
 STEPS = CONFIG.epochs * 25  # 2500 training rows at batch 100: 25 steps per epoch
 ARGS = [  # CONFIG as command-line options, less --epochs
@@ -112,6 +113,8 @@ def interrupted_checkpoint(config, sample, out, steps):
         ("adam", 30),
         ("regularised", 20),
         ("regularised", 50),
+        ("parallel", 20),
+        ("parallel", 50),
     ],
 )
 def test_stop_and_resume_reaches_the_same_weights(name, stop_after_steps, sample, uninterrupted, tmp_path):
@@ -157,6 +160,7 @@ CHANGES = [  # (config, where the value is, its name, the change): each must cha
     ("adam", "arrays", "optimizer/t", lambda t: np.asarray(1)),
     ("regularised", "state", "dropout_rng", _other_generator),
     ("regularised", "state", "augment_rng", _other_generator),
+    ("parallel", "state", "parallel_rngs", lambda states: [states[0], _other_generator(states[1])]),
 ]
 
 

@@ -59,6 +59,9 @@ class TrainConfig:
         default=0, metadata={"help": "seeds the weights, dropout, the dev split, the shuffling and the augmentation"}
     )
     dtype: str = field(default="float32", metadata={"help": "float32, or float64 for exact checks"})
+    data_parallel: int = field(
+        default=1, metadata={"help": "copies of the network, each taking a part of every batch on its own thread"}
+    )
 
     def __post_init__(self):
         object.__setattr__(self, "sizes", spec.normalize(self.sizes))  # one spelling of each spec: ("28x28x1", ...)
@@ -120,6 +123,7 @@ RANGES: dict[str, Range] = {  # every numeric field of TrainConfig
     "elastic_alpha": NON_NEGATIVE,
     "elastic_sigma": Range(0, 28, low_included=False, high_included=True),  # the smoothing matrix is 28 wide
     "seed": NON_NEGATIVE,
+    "data_parallel": Range(1, 16, high_included=True),
 }
 CHOICES = {"optimizer": OPTIMIZERS, "schedule": SCHEDULES, "dtype": ("float32", "float64")}
 MAX_WIDTH = 1 << 16  # widest layer a TrainConfig accepts: [784, 65536] float32 weights are 200 MB

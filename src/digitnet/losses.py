@@ -10,13 +10,24 @@ from __future__ import annotations
 
 import numpy as np
 
+from .layers import order_of
+
 
 def log_softmax(Z: np.ndarray) -> np.ndarray:
-    """Row-wise ``log(softmax(Z))``, computed stably."""
+    """Row-wise ``log(softmax(Z))``, computed stably: (n, k), column-major."""
     # Softmax is unchanged by subtracting a constant from a row; subtracting the row's maximum keeps exp() from
     # overflowing (the notebook's softmax returned NaN for large logits).
-    Z = Z - Z.max(axis=1, keepdims=True)  # (n, k), largest entry 0
-    return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))  # (n, k)
+    S = by_class(Z)  # (k, n): row j holds every example's logit for class j
+    S -= S.max(axis=0)  # each example's largest logit becomes 0
+    S -= np.log(np.exp(S).sum(axis=0))  # minus the log of each example's sum of exponentials
+    return S.T  # (n, k)
+
+
+def by_class(Z: np.ndarray) -> np.ndarray:
+    """A copy of ``Z`` (n, k) laid out class by class, (k, n) row-major: each example's max and sum then run over
+    k long rows at memory speed, where over n rows of ten NumPy's reductions are several times slower
+    (``python benchmarks/tricks.py``)."""
+    return np.array(Z.T, order="C")
 
 
 def softmax(Z: np.ndarray) -> np.ndarray:
@@ -40,10 +51,12 @@ class SoftmaxCrossEntropy:
         self.label_smoothing = label_smoothing
         self.P: np.ndarray | None = None
         self.y: np.ndarray | None = None
+        self.order = "C"
 
     def forward(self, Z: np.ndarray, y: np.ndarray) -> float:
         log_P = log_softmax(Z)  # (n, k): stable, the log of no probability that underflowed to 0
         self.P, self.y = np.exp(log_P), y  # softmax, kept for backward: each row sums to 1
+        self.order = order_of(Z)
         loss = -np.mean(log_P[np.arange(len(y)), y])  # cross-entropy against Y
         eps = self.label_smoothing
         if eps:  # against Q instead: 1 - eps on the true class, and eps shared equally by all k classes
@@ -59,4 +72,4 @@ class SoftmaxCrossEntropy:
         dZ[np.arange(n), self.y] -= 1 - eps  # ... and the true class's part; with eps = 0 simply P - Y
         dZ /= n  # the loss is a mean over the batch
         self.P = None
-        return dZ
+        return np.asarray(dZ, order=self.order)  # laid out as the logits were, as the layers below expect

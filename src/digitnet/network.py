@@ -31,10 +31,11 @@ from .losses import SoftmaxCrossEntropy, log_softmax, softmax
 PIXEL_SCALE = 1.0 / 255.0
 
 
-def pixels_to_inputs(pixels: np.ndarray, dtype=np.float32, order: str = "C") -> np.ndarray:
-    """uint8 pixels (n, 784) in 0-255 -> network inputs (n, 784) in [0, 1], row-major unless ``order="F"``."""
+def pixels_to_inputs(pixels: np.ndarray, dtype=np.float32, order: str = "C", out: np.ndarray | None = None):
+    """uint8 pixels (n, 784) in 0-255 -> network inputs (n, 784) in [0, 1], row-major unless ``order="F"``; into
+    ``out`` when given."""
     dtype = np.dtype(dtype)
-    return np.multiply(pixels, dtype.type(PIXEL_SCALE), dtype=dtype, order=order)
+    return np.multiply(pixels, dtype.type(PIXEL_SCALE), dtype=dtype, order=order, out=out)
 
 
 class Network:

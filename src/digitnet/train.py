@@ -24,6 +24,7 @@ from .errors import ConfigError, DivergenceError
 from .losses import SoftmaxCrossEntropy
 from .network import Network, pixels_to_inputs
 from .optim import Adam, GradientDescent, Momentum, clip_max_norm, scheduled_learning_rate
+from .parallel import BLOCK_ROWS, DataParallel
 
 
 @dataclass
@@ -98,12 +99,20 @@ class Trainer:
         dtype = self.network.dtype
         # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
         # batch is used whole and kept column-major, where its thin products run faster (see layers.order_of).
-        full_batch = self.config.batch_size == 0 or self.config.batch_size >= len(self.X)
-        self.inputs = as_inputs(self.X, dtype, order="F" if full_batch else "C")  # (n, 784)
-        self.dev_inputs = None if self.X_dev is None else as_inputs(self.X_dev, dtype)
+        # Data-parallel, a full batch of pixels stays uint8: each thread scales its block of rows as it goes.
         config = self.config
+        full_batch = config.batch_size == 0 or config.batch_size >= len(self.X)
+        if full_batch and config.data_parallel > 1 and self.X.dtype == np.uint8:
+            self.inputs = np.ascontiguousarray(self.X)  # (n, 784) uint8
+        else:
+            self.inputs = as_inputs(self.X, dtype, order="F" if full_batch and config.data_parallel == 1 else "C")
+        self.dev_inputs = None if self.X_dev is None else as_inputs(self.X_dev, dtype)
         self.optimizer = make_optimizer(config, self.network)
         self.network.loss = SoftmaxCrossEntropy(config.label_smoothing)  # the training loss
+        self.parallel = None  # or the copies that each take a part of every batch (parallel.py)
+        if config.data_parallel > 1:
+            rngs = [np.random.default_rng([config.seed, 3, i]) for i in range(config.data_parallel)]  # their dropout
+            self.parallel = DataParallel(self.network, rngs)
         self.rng = np.random.default_rng([config.seed, 1])  # shuffling; independent of init and dev split
         self.distortion = Distortion(
             config.rotate, config.scale, config.shear, config.shift, config.elastic_alpha, config.elastic_sigma
@@ -174,7 +183,10 @@ class Trainer:
                 X_batch = gather_rows(self.inputs, rows, self.X_batch)  # self.inputs[rows], (batch, 784)
                 y_batch = gather_rows(self.y, rows, self.y_batch)  # self.y[rows], (batch,)
             X_batch = self.distortion(X_batch, self.augment_rng)  # a new distorted copy, or X_batch when none
-            loss, correct = self.network.train_step(X_batch, y_batch)
+            if self.parallel is None:
+                loss, correct = self.network.train_step(X_batch, y_batch)
+            else:  # the same gradients, from parts of the batch on several threads
+                loss, correct = self.parallel.train_step(X_batch, y_batch, BLOCK_ROWS if full_batch else None)
             if not math.isfinite(loss):
                 raise DivergenceError(
                     f"the loss became {loss} at step {self.step + 1} (epoch {self.epoch + 1}); the last good "
@@ -215,6 +227,7 @@ class Trainer:
             "rng": self.rng.bit_generator.state,
             "augment_rng": self.augment_rng.bit_generator.state,
             "dropout_rng": self.network.rng.bit_generator.state,
+            "parallel_rngs": [] if self.parallel is None else [t.rng.bit_generator.state for t in self.parallel.copies],
             "history": [dataclasses.asdict(r) for r in self.history],
             "best": None if self.best is None else self.best[:2],
             "seconds": self.seconds,
@@ -240,6 +253,15 @@ class Trainer:
         self.rng.bit_generator.state = values["rng"]
         self.augment_rng.bit_generator.state = values["augment_rng"]
         self.network.rng.bit_generator.state = values["dropout_rng"]
+        if self.parallel is not None:
+            states = values.get("parallel_rngs", [])
+            if len(states) != len(self.parallel.copies):
+                raise ConfigError(
+                    f"the checkpoint was trained with data_parallel {len(states) or 1} but this run asks for "
+                    f"{len(self.parallel.copies)}; resume with the run's own --data-parallel"
+                )
+            for twin, state in zip(self.parallel.copies, states, strict=True):
+                twin.rng.bit_generator.state = state
         self.history = [Record(**r) for r in values["history"]]
         self.best = None if values["best"] is None else (*values["best"], group("best/"))
         self.seconds = values["seconds"]
