@@ -13,6 +13,7 @@ TRANSFORMS = {
     "shear": lambda images, rng, s: affine(images, rng, shear=15 * s),
     "shift": lambda images, rng, s: affine(images, rng, shift=3 * s),
     "elastic": lambda images, rng, s: elastic(images, rng, alpha=34 * s, sigma=4),
+    "flip": lambda images, rng, s: affine(images, rng, flip=0.5 * s),
     "all": lambda images, rng, s: Distortion(15 * s, 0.15 * s, 15 * s, 3 * s, 34 * s, 4)(
         images.reshape(len(images), -1), rng
     ).reshape(images.shape),
@@ -56,6 +57,15 @@ def test_reproducible_from_a_seed(name, digits):
     other = TRANSFORMS[name](digits, np.random.default_rng(8), 1.0)
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_a_flip_mirrors_whole_images_left_to_right_with_its_probability(digits):
+    assert np.array_equal(affine(digits, np.random.default_rng(0), flip=1.0), digits[:, :, ::-1])
+    half = affine(digits, np.random.default_rng(0), flip=0.5)
+    mirrored = [np.array_equal(out, image[:, ::-1]) for out, image in zip(half, digits, strict=True)]
+    kept = [np.array_equal(out, image) for out, image in zip(half, digits, strict=True)]
+    assert all(m != k for m, k in zip(mirrored, kept, strict=True))  # each image one or the other, exactly
+    assert 16 < sum(mirrored) < 48  # of 64, about half
 
 
 def test_each_image_gets_its_own_distortion(digits):

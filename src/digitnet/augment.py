@@ -6,7 +6,7 @@ interpolation. Two kinds of map are drawn at random for each image and added tog
 is warped by one interpolation call:
 
 - **affine** (Ciresan et al. 2010): a rotation, a scaling of each axis, a shear and a translation, about the
-  image centre;
+  image centre, and for pictures that have no handedness (clothes, not digits) a left-right mirror;
 - **elastic** (Simard et al. 2003): a random displacement field, uniform in [-1, 1] at every pixel, smoothed by a
   Gaussian of width ``sigma`` pixels and scaled by ``alpha``: a local, rubbery wobble of the strokes.
 
@@ -38,10 +38,11 @@ class Distortion:
     shift: float = 0.0  # pixels, each axis independently
     elastic_alpha: float = 0.0  # pixels of displacement before smoothing (Simard 2003: 34)
     elastic_sigma: float = 4.0  # width of the Gaussian that smooths the elastic field, in pixels (Simard: 4)
+    flip: float = 0.0  # probability that an image is mirrored left to right
 
     @property
     def is_identity(self) -> bool:
-        return not (self.rotate or self.scale or self.shear or self.shift or self.elastic_alpha)
+        return not (self.rotate or self.scale or self.shear or self.shift or self.elastic_alpha or self.flip)
 
     def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Distort a batch of flat images ``X`` (n, 784): a new (n, 784) array, or ``X`` itself when every
@@ -49,15 +50,18 @@ class Distortion:
         if self.is_identity:
             return X
         images = X.reshape(-1, SIDE, SIDE)  # (n, 28, 28), a view
-        offsets = affine_offsets(len(images), rng, self.rotate, self.scale, self.shear, self.shift)
+        offsets = affine_offsets(len(images), rng, self.rotate, self.scale, self.shear, self.shift, self.flip)
         if self.elastic_alpha:
             offsets += elastic_offsets(len(images), rng, self.elastic_alpha, self.elastic_sigma)
         return warp(images, offsets).reshape(X.shape)
 
 
-def affine(images: np.ndarray, rng: np.random.Generator, *, rotate=0.0, scale=0.0, shear=0.0, shift=0.0) -> np.ndarray:
-    """Random affine distortions of ``images`` (n, 28, 28): one rotation, scaling, shear and shift per image."""
-    return warp(images, affine_offsets(len(images), rng, rotate, scale, shear, shift))
+def affine(
+    images: np.ndarray, rng: np.random.Generator, *, rotate=0.0, scale=0.0, shear=0.0, shift=0.0, flip=0.0
+) -> np.ndarray:
+    """Random affine distortions of ``images`` (n, 28, 28): one rotation, scaling, shear, shift (and mirror, with
+    probability ``flip``) per image."""
+    return warp(images, affine_offsets(len(images), rng, rotate, scale, shear, shift, flip))
 
 
 def elastic(images: np.ndarray, rng: np.random.Generator, *, alpha: float, sigma: float = 4.0) -> np.ndarray:
@@ -66,18 +70,22 @@ def elastic(images: np.ndarray, rng: np.random.Generator, *, alpha: float, sigma
 
 
 def affine_offsets(
-    n: int, rng: np.random.Generator, rotate: float, scale: float, shear: float, shift: float
+    n: int, rng: np.random.Generator, rotate: float, scale: float, shear: float, shift: float, flip: float = 0.0
 ) -> np.ndarray:
     """Offsets (n, 2, 28, 28) from each pixel to where a random affine map of its image reads from.
 
     For output pixel ``p`` (row, column, about the centre) the input is read at ``A @ p - t``: ``A`` (2, 2) is a
     rotation times a shear times a scaling, ``t`` a translation. Drawing ``A`` directly (rather than the forward
     map and inverting it) is the same distribution, since each parameter is drawn symmetrically about the identity.
+    A mirror is a column scaling of -1, drawn for each image with probability ``flip`` (only when it is not 0, so
+    that the other distortions draw the same numbers with or without the option).
     """
     draws = rng.uniform(-1.0, 1.0, size=(n, 6))  # one column per parameter
     angle = np.deg2rad(rotate) * draws[:, 0]  # (n,)
     slant = np.tan(np.deg2rad(shear) * draws[:, 1])  # (n,)
     scale_row, scale_col = 1.0 + scale * draws[:, 2], 1.0 + scale * draws[:, 3]  # (n,) each
+    if flip:
+        scale_col = np.where(rng.random(n) < flip, -scale_col, scale_col)  # mirrored: the column read from -c
     shifts = shift * draws[:, 4:6]  # (n, 2): rows, columns
     cos, sin = np.cos(angle), np.sin(angle)
     # A = rotation @ shear @ scaling: [[cos, -sin], [sin, cos]] @ [[1, slant], [0, 1]] @ diag(scale_row, scale_col)

@@ -55,6 +55,7 @@ class TrainConfig:
     shift: float = field(default=0.0, metadata={"help": "random translation, pixels"})
     elastic_alpha: float = field(default=0.0, metadata={"help": "elastic distortion strength, pixels (Simard: 34)"})
     elastic_sigma: float = field(default=4.0, metadata={"help": "smoothness of the elastic distortion, pixels"})
+    flip: float = field(default=0.0, metadata={"help": "chance of a left-right mirror (clothes, not digits)"})
     seed: int = field(
         default=0, metadata={"help": "seeds the weights, dropout, the dev split, the shuffling and the augmentation"}
     )
@@ -122,6 +123,7 @@ RANGES: dict[str, Range] = {  # every numeric field of TrainConfig
     "shift": Range(0, 28, high_included=True),  # pixels; a shift of the whole image leaves it blank
     "elastic_alpha": NON_NEGATIVE,
     "elastic_sigma": Range(0, 28, low_included=False, high_included=True),  # the smoothing matrix is 28 wide
+    "flip": Range(0, 1, high_included=True),  # a probability
     "seed": NON_NEGATIVE,
     "data_parallel": Range(1, 16, high_included=True),
 }

@@ -115,7 +115,13 @@ class Trainer:
             self.parallel = DataParallel(self.network, rngs)
         self.rng = np.random.default_rng([config.seed, 1])  # shuffling; independent of init and dev split
         self.distortion = Distortion(
-            config.rotate, config.scale, config.shear, config.shift, config.elastic_alpha, config.elastic_sigma
+            config.rotate,
+            config.scale,
+            config.shear,
+            config.shift,
+            config.elastic_alpha,
+            config.elastic_sigma,
+            config.flip,
         )
         self.augment_rng = np.random.default_rng([config.seed, 2])  # the distortions; used only when there are any
         n = len(self.X)
