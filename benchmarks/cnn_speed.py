@@ -5,9 +5,11 @@
 
 Both sides train the same network from the same initial weights on the same batches, in turns (A B A B ...,
 medians), at the preset's batch size, with the preset's optimiser (Nesterov momentum, weight decay on the weights
-only) and dropout, and without its augmentation (the distortions are digitnet's own NumPy code and cost the same
-whichever library trains; ``augment_speed.py`` times them). PyTorch runs its own layout, channels first, as its
-users write it (``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.MaxPool2d``, ``nn.CrossEntropyLoss``, ``torch.optim.SGD``).
+only) and dropout, digitnet as the preset trains (``data_parallel``: two copies of the network, each taking half of
+every batch on its own thread with a one-thread BLAS), and without the preset's augmentation (the distortions are
+digitnet's own NumPy code and cost the same whichever library trains; ``augment_speed.py`` times them). PyTorch runs
+its own layout, channels first, as its users write it (``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.MaxPool2d``,
+``nn.CrossEntropyLoss``, ``torch.optim.SGD``).
 
 It reports training examples/s, inference examples/s on the 10,000 test digits, GFLOP/s as a share of the float32
 matrix-multiply peak measured in the same run, the peak resident memory of a ``cnn`` run in a fresh process (MNIST
@@ -281,7 +283,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{machine['cpu']} · {args.threads} threads · commit {machine['commit']}",
         "",
         f"`{spec.to_text(network.sizes)}`, batch {CONFIG.batch_size}, Nesterov momentum, weight decay, dropout "
-        f"{CONFIG.dropout}, no augmentation; {rows:,} MNIST digits per epoch, {rounds} epochs each in turns. "
+        f"{CONFIG.dropout}, no augmentation, digitnet with data_parallel {CONFIG.data_parallel}; {rows:,} MNIST "
+        f"digits per epoch, {rounds} epochs each in turns. "
         f"NumPy {machine['numpy']}, {machine['blas']} kernel {machine['blas_kernel']}, "
         f"{machine['blas_threads']} BLAS threads; PyTorch {torch.__version__} with {torch.get_num_threads()} threads. "
         f"Float32 matmul peak {peak:.0f} GFLOP/s (NumPy, 2048²). {train_flop / 1e6:.1f} MFLOP per training example, "
@@ -309,8 +312,10 @@ def main(argv: list[str] | None = None) -> None:
     step = sum(seconds for _, seconds in parts)
     lines += [
         "",
-        f"A digitnet step at batch {CONFIG.batch_size}: {1e3 * step:.1f} ms, of which the matrix products alone take "
-        f"{1e3 * products:.1f} ms ({products / step:.0%}).",
+        f"A digitnet step of one copy on the whole batch of {CONFIG.batch_size} (the profile below, BLAS on "
+        f"{machine['blas_threads']} threads): {1e3 * step:.1f} ms, of which the matrix products alone take "
+        f"{1e3 * products:.1f} ms ({products / step:.0%}). Trained as the preset trains, a step took "
+        f"{1e3 * median(train_seconds['digitnet']) / math.ceil(rows / CONFIG.batch_size):.1f} ms.",
         "",
         "| part | ms | share |",
         "|---|---:|---:|",
