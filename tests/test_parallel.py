@@ -102,3 +102,11 @@ def test_a_checkpoint_is_refused_by_a_run_with_other_copies():
 def test_data_parallel_is_range_checked():
     with pytest.raises(ConfigError, match="data_parallel must be at least 1"):
         TrainConfig(data_parallel=0)
+
+
+def test_a_distorted_full_batch_is_distorted_as_inputs_not_as_uint8_pixels():
+    pixels = (np.random.default_rng(4).random((60, 784)) ** 4 * 256).astype(np.uint8)
+    config = TrainConfig(sizes=(784, 8, 10), epochs=2, batch_size=0, dev_size=0, rotate=10.0, data_parallel=2)
+    trainer = Trainer(Network(config.sizes), config, pixels, np.arange(60) % 10)
+    assert trainer.inputs.dtype == np.float32 and trainer.inputs.max() <= 1
+    assert trainer.run().stopped == "finished"

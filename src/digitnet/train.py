@@ -97,12 +97,22 @@ class Trainer:
         if self.X_dev is not None:
             check_examples(self.network, self.X_dev, self.y_dev, "X_dev", "y_dev", allow_empty=True)
         dtype = self.network.dtype
+        config = self.config
+        self.distortion = Distortion(
+            rotate=config.rotate,
+            scale=config.scale,
+            shear=config.shear,
+            shift=config.shift,
+            elastic_alpha=config.elastic_alpha,
+            elastic_sigma=config.elastic_sigma,
+            flip=config.flip,
+        )
+        self.augment_rng = np.random.default_rng([config.seed, 2])  # the distortions; used only when there are any
         # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
         # batch is used whole and kept column-major, where its thin products run faster (see layers.order_of).
-        # Data-parallel, a full batch of pixels stays uint8: each thread scales its block of rows as it goes.
-        config = self.config
+        # Data-parallel, an undistorted full batch of pixels stays uint8: each thread scales a block at a time.
         full_batch = config.batch_size == 0 or config.batch_size >= len(self.X)
-        if full_batch and config.data_parallel > 1 and self.X.dtype == np.uint8:
+        if full_batch and config.data_parallel > 1 and self.X.dtype == np.uint8 and self.distortion.is_identity:
             self.inputs = np.ascontiguousarray(self.X)  # (n, 784) uint8
         else:
             self.inputs = as_inputs(self.X, dtype, order="F" if full_batch and config.data_parallel == 1 else "C")
@@ -114,16 +124,6 @@ class Trainer:
             rngs = [np.random.default_rng([config.seed, 3, i]) for i in range(config.data_parallel)]  # their dropout
             self.parallel = DataParallel(self.network, rngs)
         self.rng = np.random.default_rng([config.seed, 1])  # shuffling; independent of init and dev split
-        self.distortion = Distortion(
-            config.rotate,
-            config.scale,
-            config.shear,
-            config.shift,
-            config.elastic_alpha,
-            config.elastic_sigma,
-            config.flip,
-        )
-        self.augment_rng = np.random.default_rng([config.seed, 2])  # the distortions; used only when there are any
         n = len(self.X)
         self.batch_size = n if self.config.batch_size == 0 else min(self.config.batch_size, n)
         self.X_batch = np.empty((0 if full_batch else self.batch_size, self.inputs.shape[1]), dtype)  # reused
