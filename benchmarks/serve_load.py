@@ -3,12 +3,14 @@
     PYTHONPATH=src python benchmarks/serve_load.py              # profile, then 10 s per client count
     PYTHONPATH=src python benchmarks/serve_load.py --seconds 3 --clients 1 8
 
-First a profile: one request's work, part by part, in this process (validating the JSON body, decoding the PNG,
-preparing the digit, the forward pass, the strongest units, building the response and encoding it as JSON), so
-that the time is known to go where it goes before anything is changed. Then the load: ``digitnet serve`` in a
-subprocess on 127.0.0.1, with the default network's shape ``[784, 800, 10]`` (untrained weights: the work per
-request is the same), and an asyncio client (httpx) keeping N requests in flight for a fixed time, each the PNG
-the page sends for a digit drawn on its 280x280 pad. Reported per client count: requests per second, p50 and
+Each request is what the page sends for a digit drawn on its 280x280 pad: the page prepares the drawing itself
+(``offline.js``, as ``drawing.prepare`` does) and posts the 28x28 digit with ``"prepared": true``. First a profile:
+one request's work, part by part, in this process (validating the JSON body, checking the pixels, the forward
+pass, the strongest units, building the response and encoding it as JSON; and, for comparison, what a PNG of the
+whole pad would cost to decode and prepare), so that the time is known to go where it goes before anything is
+changed. Then the load: ``digitnet serve`` in a subprocess on 127.0.0.1, with the default network's shape
+``[784, 800, 10]`` (untrained weights: the work per request is the same), and an asyncio client (httpx) keeping N
+requests in flight for a fixed time. Reported per client count: requests per second, p50 and
 p99 latency, the server process's CPU time per request (all its threads), and the count of each status code
 (the goal: no 5xx at all). Client and server share the machine.
 """
@@ -44,10 +46,20 @@ from strokes import DIGITS, render  # noqa: E402  (the tests' digits drawn like 
 
 
 def page_png(digit: int = 3) -> str:
-    """What the page posts: its 280x280 pad as a data URL (transparent background, dark ink)."""
+    """The page's 280x280 pad as a data URL (transparent background, dark ink)."""
     buffer = io.BytesIO()
     render(DIGITS[digit]).save(buffer, format="PNG")
     return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+
+
+def page_body(digit: int = 3) -> str:
+    """What the page posts for a digit drawn on its pad: the drawing prepared as a 28x28 MNIST-style digit."""
+    ink = drawing.ink_from_png(base64.b64decode(page_png(digit).split(",", 1)[1]))
+    return json.dumps({"pixels": drawing.prepare(ink).tolist(), "prepared": True})
+
+
+def prepare_png(png: bytes):
+    return drawing.prepare(drawing.ink_from_png(png))
 
 
 def profile(model: Path, repeats: int) -> list[tuple[str, float]]:
@@ -55,7 +67,7 @@ def profile(model: Path, repeats: int) -> list[tuple[str, float]]:
     from fastapi.testclient import TestClient
     from pydantic import TypeAdapter
 
-    body = json.dumps({"png": page_png()})
+    png_body, body = json.dumps({"png": page_png()}), page_body()
     app = serve.create_app(model, Path(tempfile.mkdtemp()) / "corrections.csv")
     network = serve.load_model(model)[0]
     parts: dict[str, list[float]] = {}
@@ -69,9 +81,9 @@ def profile(model: Path, repeats: int) -> list[tuple[str, float]]:
     with TestClient(app) as client:
         for _ in range(repeats):
             drawing_in = timed("JSON body parsed and validated", serve.Drawing.model_validate_json, body)
-            png = timed("base64 decoded", serve._decode_png, drawing_in.png)
-            ink = timed("PNG decoded to ink", drawing.ink_from_png, png)
-            pixels = timed("digit prepared (crop, scale, centre)", drawing.prepare, ink)
+            pixels = timed("pixels checked", serve._check_pixels, drawing_in.pixels)
+            png = serve._decode_png(serve.Drawing.model_validate_json(png_body).png)
+            timed("(a PNG of the pad instead: decoded and prepared)", prepare_png, png)
             reading = timed("forward pass (drawing.read)", drawing.read, network, pixels)
             units = timed("strongest units", drawing.strongest_units, network, reading, serve.STRONGEST)
             response = timed("response built (lists, rounding)", serve.prediction_response, reading, units)
@@ -149,7 +161,7 @@ def main() -> None:
     for name, ms in rows:
         print(f"| {name} | {ms:.2f} |")
 
-    body = json.dumps({"png": page_png()}).encode()
+    body = page_body().encode()
     process, url = start_server(model, folder)
     results = []
     try:

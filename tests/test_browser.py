@@ -174,6 +174,18 @@ def test_digits_drawn_with_the_mouse_are_read(open_page, server, tmp_path):
     assert all(request.startswith(url) for request in page.requested), page.requested  # nothing from elsewhere
 
 
+def test_the_page_sends_its_drawing_prepared_as_a_28x28_digit(open_page):
+    page = open_page(viewport=LAPTOP)
+    with page.expect_request(lambda request: request.url.endswith("/api/predict")) as sent:
+        draw_with_mouse(page, DIGITS[3])
+    body = sent.value.post_data_json
+    assert set(body) == {"pixels", "prepared"} and body["prepared"] is True  # no 280x280 PNG for the server
+    pixels = np.array(body["pixels"])
+    assert pixels.shape == (28, 28) and 0 < pixels.max() <= 255
+    wait_until_read(page)
+    assert page.problems == []
+
+
 def test_correct_me_saves_the_drawing_with_the_right_label(open_page, server):
     _, corrections = server
     page = open_page(viewport=LAPTOP)

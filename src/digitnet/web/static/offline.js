@@ -1,6 +1,7 @@
 // The page without a server: a drawing prepared as MNIST was, and the network run on it, both in the browser.
-// `digitnet export MODEL --format web` bundles the weights (model.json and model.bin) beside this page; app.js
-// uses these functions when the page carries a bundled model, and the server's API otherwise.
+// `digitnet export MODEL --format web` bundles the weights (model.json and model.bin) beside this page. app.js
+// prepares every drawing with prepare(), and runs readDigit() here when the page carries a bundled model (else the
+// server's API reads the prepared digit).
 //
 // prepare() follows digitnet.web.drawing.prepare step by step, Pillow's bilinear resize included, so the 28x28 image
 // is the server's to within rounding (tests/test_export_web.py holds one against the other).
