@@ -240,8 +240,10 @@ def create_app(
         }
 
     @app.post("/api/predict", response_model=Prediction, responses=REFUSALS)
-    def predict(body: Drawing) -> dict[str, Any]:
+    async def predict(body: Drawing) -> dict[str, Any]:
         """Prepare the drawing as MNIST was prepared, and return what the network reads in it."""
+        # async: run on the event loop itself. The work is well under a millisecond of NumPy, and handing it to
+        # a thread of the pool (a plain def) costs more than that under load (benchmarks/serve_load.py).
         pixels = _digit(body)
         reading = drawing.read(network, pixels)  # inference changes nothing in the network: no lock needed
         return prediction_response(reading, drawing.strongest_units(network, reading, STRONGEST))
