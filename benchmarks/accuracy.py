@@ -342,6 +342,10 @@ def recipe(config: dict) -> str:
         parts.append("affine " + ", ".join(f"{k} {v:g}" for k, v in affine))
     if config["elastic_alpha"]:
         parts.append(f"elastic α {config['elastic_alpha']:g} σ {config['elastic_sigma']:g}")
+    if config.get("flip"):
+        parts.append(f"mirrored with probability {config['flip']:g}")
+    if config.get("data_parallel", 1) > 1:
+        parts.append(f"{config['data_parallel']} data-parallel copies")
     return ", ".join(parts)
 
 
