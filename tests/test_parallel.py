@@ -94,9 +94,13 @@ def test_a_checkpoint_is_refused_by_a_run_with_other_copies():
     config = TrainConfig(sizes=(36, 8, 4), epochs=1, batch_size=10, dev_size=0, data_parallel=2)
     trainer = Trainer(Network(config.sizes), config, PIXELS, LABELS)
     arrays, values = trainer.state_dict()
-    single = Trainer(Network(config.sizes), config.replace(data_parallel=3), PIXELS, LABELS)
-    with pytest.raises(ConfigError, match="data_parallel 2 but this run asks for 3"):
-        single.load_state_dict(arrays, values)
+    for copies in (1, 3):
+        other = Trainer(Network(config.sizes), config.replace(data_parallel=copies), PIXELS, LABELS)
+        with pytest.raises(ConfigError, match=f"data_parallel 2 but this run asks for {copies}"):
+            other.load_state_dict(arrays, values)
+    one_copy = Trainer(Network(config.sizes), config.replace(data_parallel=1), PIXELS, LABELS)
+    with pytest.raises(ConfigError, match="data_parallel 1 but this run asks for 2"):
+        trainer.load_state_dict(*one_copy.state_dict())
 
 
 def test_data_parallel_is_range_checked():

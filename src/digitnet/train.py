@@ -259,15 +259,15 @@ class Trainer:
         self.rng.bit_generator.state = values["rng"]
         self.augment_rng.bit_generator.state = values["augment_rng"]
         self.network.rng.bit_generator.state = values["dropout_rng"]
-        if self.parallel is not None:
-            states = values.get("parallel_rngs", [])
-            if len(states) != len(self.parallel.copies):
-                raise ConfigError(
-                    f"the checkpoint was trained with data_parallel {len(states) or 1} but this run asks for "
-                    f"{len(self.parallel.copies)}; resume with the run's own --data-parallel"
-                )
-            for twin, state in zip(self.parallel.copies, states, strict=True):
-                twin.rng.bit_generator.state = state
+        states = values.get("parallel_rngs", [])  # one per copy; none for a single copy
+        copies = [] if self.parallel is None else self.parallel.copies
+        if len(states) != len(copies):
+            raise ConfigError(
+                f"the checkpoint was trained with data_parallel {len(states) or 1} but this run asks for "
+                f"{len(copies) or 1}; resume with the run's own --data-parallel"
+            )
+        for twin, state in zip(copies, states, strict=True):
+            twin.rng.bit_generator.state = state
         self.history = [Record(**r) for r in values["history"]]
         self.best = None if values["best"] is None else (*values["best"], group("best/"))
         self.seconds = values["seconds"]
