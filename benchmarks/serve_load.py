@@ -65,7 +65,8 @@ def profile(model: Path, repeats: int) -> list[tuple[str, float]]:
     from fastapi.testclient import TestClient
     from pydantic import TypeAdapter
 
-    png_body, body = json.dumps({"png": page_png()}), page_body()
+    body = page_body()
+    png = serve._decode_png(serve.Drawing.model_validate_json(json.dumps({"png": page_png()})).png)
     app = serve.create_app(model, Path(tempfile.mkdtemp()) / "corrections.csv")
     network = serve.load_model(model)[0]
     parts: dict[str, list[float]] = {}
@@ -80,7 +81,6 @@ def profile(model: Path, repeats: int) -> list[tuple[str, float]]:
         for _ in range(repeats):
             drawing_in = timed("JSON body parsed and validated", serve.Drawing.model_validate_json, body)
             pixels = timed("pixels checked", serve._check_pixels, drawing_in.pixels)
-            png = serve._decode_png(serve.Drawing.model_validate_json(png_body).png)
             timed("(a PNG of the pad instead: decoded and prepared)", prepare_png, png)
             reading = timed("forward pass (drawing.read)", drawing.read, network, pixels)
             units = timed("strongest units", drawing.strongest_units, network, reading, serve.STRONGEST)
