@@ -57,6 +57,12 @@ def log_softmax_by_rows(Z: np.ndarray) -> np.ndarray:
     return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
 
 
+def whole_pieces(optimizer: Momentum) -> list[tuple[bool, tuple[np.ndarray, ...]]]:
+    """The optimiser's update taken over whole arrays, one piece a parameter, as before ``optim.pieces``."""
+    arrays = zip(optimizer.parameters, optimizer.scratch, optimizer.velocities, strict=True)
+    return [(decays, (value, grad, scratch, v)) for (value, grad, decays), scratch, v in arrays]
+
+
 def main() -> None:
     global CLOCK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -77,12 +83,15 @@ def main() -> None:
     for _, grad, _ in network.parameters():
         grad[...] = rng.standard_normal(grad.shape).astype(grad.dtype) * 1e-3
     velocities = [np.zeros_like(value) for value, _, _ in network.parameters()]
-    optimizer = Momentum(network.parameters(), learning_rate=0.01, momentum=0.9, nesterov=True)
+    whole = Momentum(network.parameters(), learning_rate=0.01, momentum=0.9, nesterov=True)
+    whole.pieces = whole_pieces(whole)
     race(
         "Nesterov update, [784, 800, 10]: in place (optim.add_scaled)",
         lambda: momentum_plain(network.parameters(), velocities),
-        optimizer.step,
+        whole.step,
     )
+    optimizer = Momentum(network.parameters(), learning_rate=0.01, momentum=0.9, nesterov=True)
+    race("  the in-place update: in pieces (optim.pieces) of whole arrays", whole.step, optimizer.step)
     inputs = pixels_to_inputs(pixels[:128])
 
     def training_step(update: Callable[[], object]) -> None:

@@ -5,7 +5,8 @@ import math
 import numpy as np
 import pytest
 
-from digitnet.optim import Adam, GradientDescent, Momentum, clip_max_norm, scheduled_learning_rate
+from digitnet import optim
+from digitnet.optim import PIECE, Adam, GradientDescent, Momentum, clip_max_norm, pieces, scheduled_learning_rate
 
 
 def parameters():
@@ -110,6 +111,43 @@ def test_optimiser_state_round_trip(name):
         if name != "gd":  # the state matters: without it the second step goes elsewhere
             assert not np.array_equal(cold_value, value)
     assert all(np.array_equal(state[k], b.state_dict()[k]) for k in state) is (name == "gd")
+
+
+def test_pieces_are_views_that_cover_each_array_once():
+    a, b = np.zeros((3, 10)), np.zeros((3, 10))
+    split = pieces(a, b, size=8)
+    assert [len(x) for x, _ in split] == [8, 8, 8, 6]
+    for i, (x, y) in enumerate(split):
+        x += i + 1
+        y -= i + 1
+    assert np.array_equal(a.reshape(-1), np.repeat([1.0, 2, 3, 4], [8, 8, 8, 6]))
+    assert np.array_equal(b, -a)
+    column_major = np.asfortranarray(np.zeros((3, 10)))
+    whole = pieces(column_major, np.zeros((3, 10)), size=8)
+    assert len(whole) == 1 and whole[0][0] is column_major  # not contiguous row by row: one piece, the array itself
+
+
+def large_parameters(rng):
+    W, dW = rng.standard_normal((3, PIECE)), rng.standard_normal((3, PIECE))  # three pieces
+    b, db = rng.standard_normal(PIECE + 7), rng.standard_normal(PIECE + 7)  # a whole piece and a short one
+    return [(W, dW, True), (b, db, False)]
+
+
+@pytest.mark.parametrize("name", sorted(OPTIMISERS))
+def test_an_update_in_pieces_is_the_update_of_whole_arrays(name, monkeypatch):
+    rng = np.random.default_rng(0)
+    in_pieces = large_parameters(rng)
+    whole = [(value.copy(), grad.copy(), decays) for value, grad, decays in in_pieces]
+    a = OPTIMISERS[name](in_pieces)
+    monkeypatch.setattr(optim, "pieces", lambda *arrays: [arrays])  # every parameter one piece: its whole arrays
+    b = OPTIMISERS[name](whole)
+    assert (len(a.pieces), len(b.pieces)) == (5, 2)
+    for optimizer in a, b:
+        optimizer.weight_decay = 0.01
+        for _ in range(3):
+            optimizer.step()
+    for (value, _, _), (expected, _, _) in zip(in_pieces, whole, strict=True):
+        assert np.array_equal(value, expected)  # elementwise, so to the bit
 
 
 def test_schedules():
