@@ -22,6 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet import Network, data
+from digitnet.layers import im2col
 from digitnet.losses import SoftmaxCrossEntropy, log_softmax
 from digitnet.network import pixels_to_inputs
 from digitnet.optim import Momentum
@@ -55,6 +56,16 @@ def log_softmax_by_rows(Z: np.ndarray) -> np.ndarray:
     """log_softmax written the plain way: each example's max and sum over its row of ten logits."""
     Z = Z - Z.max(axis=1, keepdims=True)
     return Z - np.log(np.exp(Z).sum(axis=1, keepdims=True))
+
+
+def im2col_by_kernel_rows(Xp: np.ndarray, k: int, h_out: int, w_out: int) -> np.ndarray:
+    """``layers.im2col``'s way for many channels, on one: k copies of runs of k values."""
+    n, _, _, c = Xp.shape
+    runs = np.lib.stride_tricks.sliding_window_view(Xp, k, axis=2).transpose(0, 1, 2, 4, 3)  # (n, h, w_out, k, c)
+    cols = np.empty((n, h_out, w_out, k, k, c), Xp.dtype)
+    for p in range(k):
+        cols[:, :, :, p] = runs[:, p : p + h_out]
+    return cols.reshape(n * h_out * w_out, k * k * c)
 
 
 def whole_pieces(optimizer: Momentum) -> list[tuple[bool, tuple[np.ndarray, ...]]]:
@@ -171,6 +182,15 @@ def main() -> None:
         lambda: np.where(mask, dA, 0),
         lambda: np.multiply(dA, mask, out=out),
         rounds=200,
+    )
+
+    # The cnn preset's first convolution (5x5, 1 -> 32) forward on a data-parallel copy's 64 digits.
+    images = pixels_to_inputs(pixels[:64]).reshape(64, 28, 28, 1)
+    kernels = rng.standard_normal((25, 32)).astype(np.float32)
+    race(
+        "conv 5x5 1->32 forward, 64 digits: im2col by shifted images",
+        lambda: im2col_by_kernel_rows(images, 5, 24, 24) @ kernels,
+        lambda: im2col(images, 5, 24, 24) @ kernels,
     )
 
 

@@ -31,12 +31,13 @@ def loop_convolution(X: np.ndarray, W: np.ndarray, b: np.ndarray, padding: str) 
     return Z
 
 
+@pytest.mark.parametrize("c_in", [1, 3])  # one channel makes its patches another way (im2col)
 @pytest.mark.parametrize(("k", "padding"), [(3, "same"), (5, "same"), (3, "valid"), (2, "valid")])
-def test_conv2d_matches_the_loop_convolution(k, padding):
+def test_conv2d_matches_the_loop_convolution(k, padding, c_in):
     rng = np.random.default_rng(0)
-    layer = Conv2D(k, 3, 4, padding, rng=rng, dtype=np.float64)
+    layer = Conv2D(k, c_in, 4, padding, rng=rng, dtype=np.float64)
     layer.b[:] = rng.standard_normal(4)
-    X = rng.standard_normal((2, 7, 6, 3))
+    X = rng.standard_normal((2, 7, 6, c_in))
     np.testing.assert_allclose(layer.forward(X), loop_convolution(X, layer.W, layer.b, padding), rtol=1e-12)
 
 

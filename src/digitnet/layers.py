@@ -209,8 +209,19 @@ def im2col(Xp: np.ndarray, k: int, h_out: int, w_out: int) -> np.ndarray:
 
     A patch's row p, ``Xp[n, i + p, j : j + k, :]``, is k×c values side by side in memory, so the patches are
     copied one kernel row at a time: k large copies of k×c-value runs, instead of one small copy per patch.
+
+    With one channel (the digits themselves) those runs are only k values long, and the copy is made the other
+    way round: column (p, q) of every patch is the image shifted by (p, q), copied whole, k×k large copies of
+    w_out-value runs. That gives the same matrix column-major, which BLAS takes as it is; about 1.8x faster
+    forward for the first layer of the ``cnn`` preset (``python benchmarks/tricks.py``).
     """
     n, _, _, c = Xp.shape
+    if c == 1:
+        shifted = np.empty((k, k, n, h_out, w_out), Xp.dtype)  # (p, q): Xp[:, i + p, j + q] at every (i, j)
+        for p in range(k):
+            for q in range(k):
+                shifted[p, q] = Xp[:, p : p + h_out, q : q + w_out, 0]
+        return shifted.reshape(k * k, n * h_out * w_out).T  # (n * h_out * w_out, k * k), column-major
     runs = sliding_window_view(Xp, k, axis=2).transpose(0, 1, 2, 4, 3)  # (n, h, w_out, k, c): a view, no copy
     cols = np.empty((n, h_out, w_out, k, k, c), Xp.dtype)  # patch (i, j) holds Xp[:, i + p, j + q, :] at (p, q)
     for p in range(k):
