@@ -22,7 +22,7 @@ import numpy as np
 from threadpoolctl import threadpool_limits
 
 from digitnet import Network, data
-from digitnet.layers import im2col
+from digitnet.layers import Conv2D, im2col
 from digitnet.losses import SoftmaxCrossEntropy, log_softmax
 from digitnet.network import pixels_to_inputs
 from digitnet.optim import Momentum
@@ -66,6 +66,22 @@ def im2col_by_kernel_rows(Xp: np.ndarray, k: int, h_out: int, w_out: int) -> np.
     for p in range(k):
         cols[:, :, :, p] = runs[:, p : p + h_out]
     return cols.reshape(n * h_out * w_out, k * k * c)
+
+
+def conv_backward_by_patches(layer: Conv2D, cols: np.ndarray, dZ: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """A valid convolution's backward the way ``Conv2D`` took it before: ``dX`` from one product ``dZ @ W.T``,
+    its rows added back in runs of c_in values."""
+    n, h_out, w_out, c_out = dZ.shape
+    k = layer.k
+    dZ = dZ.reshape(-1, c_out)
+    np.matmul(cols.T, dZ, out=layer.dW.reshape(-1, c_out))
+    layer.db[...] = dZ.sum(axis=0)
+    dcols = (dZ @ layer.W.reshape(-1, c_out).T).reshape(n, h_out, w_out, k, k, -1)
+    dX = np.zeros(shape, dZ.dtype)
+    for p in range(k):
+        for q in range(k):
+            dX[:, p : p + h_out, q : q + w_out, :] += dcols[:, :, :, p, q, :]
+    return dX
 
 
 def whole_pieces(optimizer: Momentum) -> list[tuple[bool, tuple[np.ndarray, ...]]]:
@@ -191,6 +207,22 @@ def main() -> None:
         "conv 5x5 1->32 forward, 64 digits: im2col by shifted images",
         lambda: im2col_by_kernel_rows(images, 5, 24, 24) @ kernels,
         lambda: im2col(images, 5, 24, 24) @ kernels,
+    )
+
+    # The cnn preset's second convolution (5x5, 32 -> 64, 12x12 -> 8x8): its backward on 64 digits.
+    conv = Conv2D(5, 32, 64, "valid", rng=rng)
+    features = rng.standard_normal((64, 12, 12, 32)).astype(np.float32)
+    cols = im2col(features, 5, 8, 8)
+    dZ = rng.standard_normal((64, 8, 8, 64)).astype(np.float32)
+
+    def backward() -> np.ndarray:
+        conv.cols, conv.X_shape = cols, features.shape  # what forward keeps, and backward lets go
+        return conv.backward(dZ)
+
+    race(
+        "conv 5x5 32->64 backward, 64 digits: dX by kernel position",
+        lambda: conv_backward_by_patches(conv, cols, dZ, features.shape),
+        backward,
     )
 
 

@@ -194,9 +194,12 @@ class Conv2D:
         self.cols = None  # the largest array of the step: let it go before dX is made
         if not self.input_grad:
             return None
-        dcols = dZ @ self.W.reshape(-1, c_out).T  # (n * h_out * w_out, k * k * c_in): each patch's gradient
         _, h, w, c = self.X_shape
-        dXp = col2im(dcols, (n, h + 2 * pad, w + 2 * pad, c), k, h_out, w_out)
+        # dcols = dZ @ W.T, each patch's gradient, made one kernel position (p, q) at a time: the gradient of the
+        # image shifted by (p, q), which col2im adds back whole (python benchmarks/tricks.py)
+        by_position = self.W.reshape(k * k, c, c_out).transpose(0, 2, 1)  # (k * k, c_out, c_in)
+        dshifted = np.matmul(dZ, by_position)  # (k * k, n * h_out * w_out, c_in)
+        dXp = col2im(dshifted, (n, h + 2 * pad, w + 2 * pad, c), k, h_out, w_out)
         return dXp[:, pad : pad + h, pad : pad + w, :] if pad else dXp  # (n, h, w, c): the padding had no input
 
     def parameters(self) -> Iterator[tuple[np.ndarray, np.ndarray, bool]]:
@@ -229,14 +232,17 @@ def im2col(Xp: np.ndarray, k: int, h_out: int, w_out: int) -> np.ndarray:
     return cols.reshape(n * h_out * w_out, k * k * c)
 
 
-def col2im(dcols: np.ndarray, shape: tuple[int, ...], k: int, h_out: int, w_out: int) -> np.ndarray:
-    """The reverse of ``im2col``: add each patch row back onto the pixels it was copied from, (n, h, w, c)."""
+def col2im(dshifted: np.ndarray, shape: tuple[int, ...], k: int, h_out: int, w_out: int) -> np.ndarray:
+    """The reverse of ``im2col``: add each patch's gradient back onto the pixels it was copied from, (n, h, w, c).
+
+    ``dshifted`` (k * k, n * h_out * w_out, c) holds the patches' gradients by kernel position: ``dshifted[p * k +
+    q]`` is the gradient of the image shifted by (p, q), and is added back shifted, whole.
+    """
     n, _, _, c = shape
-    dcols = dcols.reshape(n, h_out, w_out, k, k, c)
-    dXp = np.zeros(shape, dcols.dtype)
+    dXp = np.zeros(shape, dshifted.dtype)
     for p in range(k):
-        for q in range(k):
-            dXp[:, p : p + h_out, q : q + w_out, :] += dcols[:, :, :, p, q, :]  # overlapping patches add up
+        for q in range(k):  # overlapping patches add up
+            dXp[:, p : p + h_out, q : q + w_out, :] += dshifted[p * k + q].reshape(n, h_out, w_out, c)
     return dXp
 
 
