@@ -161,9 +161,15 @@ class TorchRecipe:
 
 # ------------------------------------------------------------------------------------------- digitnet's side
 def profile(network: Network, X: np.ndarray, y: np.ndarray, steps: int) -> tuple[list[tuple[str, float]], float]:
-    """Median seconds of each layer's forward and backward in a training step, and of the step's products alone."""
-    trainer = Trainer(network, CONFIG, X, y)
-    b = CONFIG.batch_size
+    """Median seconds of each layer's forward and backward in one copy's training step, as the preset trains it (its
+    part of the batch, with a one-thread BLAS when there are several copies), and of the step's products alone."""
+    with threadpool_limits(1 if CONFIG.data_parallel > 1 else None, user_api="blas"):
+        return profile_steps(Trainer(network, CONFIG, X, y), X, y, steps)
+
+
+def profile_steps(trainer: Trainer, X: np.ndarray, y: np.ndarray, steps: int) -> tuple[list[tuple[str, float]], float]:
+    network = trainer.network
+    b = CONFIG.batch_size // CONFIG.data_parallel
     rng = np.random.default_rng(0)
     parts: dict[str, list[float]] = {}
     products = []
@@ -312,9 +318,10 @@ def main(argv: list[str] | None = None) -> None:
     step = sum(seconds for _, seconds in parts)
     lines += [
         "",
-        f"A digitnet step of one copy on the whole batch of {CONFIG.batch_size} (the profile below, BLAS on "
-        f"{machine['blas_threads']} threads): {1e3 * step:.1f} ms, of which the matrix products alone take "
-        f"{1e3 * products:.1f} ms ({products / step:.0%}). Trained as the preset trains, a step took "
+        f"The step of one of the {CONFIG.data_parallel} data-parallel copies, as the preset trains it (the profile "
+        f"below: {CONFIG.batch_size // CONFIG.data_parallel} of the batch's {CONFIG.batch_size} digits, BLAS on one "
+        f"thread; the copies run side by side): {1e3 * step:.1f} ms, of which the matrix products alone take "
+        f"{1e3 * products:.1f} ms ({products / step:.0%}). A whole step of training above took "
         f"{1e3 * median(train_seconds['digitnet']) / math.ceil(rows / CONFIG.batch_size):.1f} ms.",
         "",
         "| part | ms | share |",
