@@ -150,3 +150,20 @@ def test_a_model_file_of_digitnet_0_1_still_loads(tmp_path):
     assert meta["format_version"] == 1 and loaded.sizes == (784, 16, 10)
     X = np.random.default_rng(0).integers(0, 256, (5, 784), dtype=np.uint8)
     assert np.array_equal(loaded.predict_proba(X), net.predict_proba(X))
+
+
+def test_a_conv_net_predicts_in_batches_small_enough_for_its_patches():
+    # The cnn preset's second convolution makes 76,800 patch values for each digit: in 1,000 rows at once, 307 MB.
+    import tracemalloc
+
+    from digitnet.config import PRESETS
+
+    network = Network(PRESETS["cnn"].sizes, seed=0)
+    X = np.random.default_rng(0).integers(0, 256, (1000, 784), dtype=np.uint8)
+    tracemalloc.start()
+    P = network.predict_proba(X)
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 64 * 2**20  # the batches are bounded at 16 MB of patches
+    assert network.inference_rows < 1000 and Network([784, 800, 10]).inference_rows == 4096  # dense: as before
+    np.testing.assert_allclose(P, network.predict_proba(X, batch_size=1000), rtol=1e-4, atol=1e-6)

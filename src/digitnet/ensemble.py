@@ -30,17 +30,17 @@ class Ensemble:
         self.networks = list(networks)
         self.n_inputs, self.n_classes = shapes.pop()
 
-    def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """(n, k) probabilities: each network's softmax, averaged."""
         total = self.networks[0].predict_proba(X, batch_size)  # (n, k)
         for network in self.networks[1:]:
             total += network.predict_proba(X, batch_size)
         return total / len(self.networks)
 
-    def predict(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         return self.predict_proba(X, batch_size).argmax(axis=1)
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
+    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int | None = None) -> tuple[float, float]:
         """Cross-entropy of the averaged probabilities, and accuracy."""
         P = self.predict_proba(X, batch_size)  # (n, k)
         loss = float(-np.log(np.maximum(P[np.arange(len(y)), y], 1e-30)).mean())  # a mean of probabilities can be 0

@@ -18,6 +18,7 @@ output into the gradient of its input.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 
 import numpy as np
@@ -29,6 +30,11 @@ from .losses import SoftmaxCrossEntropy, log_softmax, softmax
 
 # The notebook's preprocessing, kept in one place: pixels 0-255 become inputs in [0, 1].
 PIXEL_SCALE = 1.0 / 255.0
+# Predictions go through the network this many rows at a time at most, and fewer where a layer's largest array
+# (a convolution's patches: k×k times its input) would pass INFERENCE_BYTES. 4096 rows of the cnn preset's second
+# convolution would be 1.3 GB of patches; 54 rows are 16 MB, and predict 2.5-3x faster (timed by hand, one thread).
+INFERENCE_ROWS = 4096
+INFERENCE_BYTES = 16 * 2**20
 
 
 def pixels_to_inputs(pixels: np.ndarray, dtype=np.float32, order: str = "C", out: np.ndarray | None = None):
@@ -36,6 +42,16 @@ def pixels_to_inputs(pixels: np.ndarray, dtype=np.float32, order: str = "C", out
     ``out`` when given."""
     dtype = np.dtype(dtype)
     return np.multiply(pixels, dtype.type(PIXEL_SCALE), dtype=dtype, order=order, out=out)
+
+
+def values_per_row(plan: spec.Plan) -> int:
+    """The largest array a layer makes for one example: its output, or a convolution's patches if larger (im2col:
+    k×k×c_in values for each output position)."""
+    values = math.prod(plan.shape_out)
+    if plan.kind == "conv":
+        h_out, w_out, _ = plan.shape_out
+        values = max(values, h_out * w_out * plan.kernel**2 * plan.shape_in[-1])
+    return values
 
 
 class Network:
@@ -76,6 +92,8 @@ class Network:
                 if self.dropout and len(plan.shape_out) == 1:  # dropout follows hidden dense layers only
                     self.layers.append(Dropout(self.dropout, rng=self.rng))
         self.loss = SoftmaxCrossEntropy()
+        largest = max(values_per_row(plan) for plan in plans) * self.dtype.itemsize  # bytes for one example
+        self.inference_rows = max(1, min(INFERENCE_ROWS, INFERENCE_BYTES // largest))  # rows a prediction takes
 
     def _build(self, plan: spec.Plan, first: bool):
         """One layer from its plan; the first layer's input is the data, so it computes no input gradient."""
@@ -149,20 +167,22 @@ class Network:
             return pixels_to_inputs(X, self.dtype)
         return X.astype(self.dtype, copy=False)
 
-    def logits(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
-        """Logits (n, k) for pixels or inputs X (n, n_in), computed in batches to bound memory."""
+    def logits(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
+        """Logits (n, k) for pixels or inputs X (n, n_in), computed ``batch_size`` rows at a time to bound memory (by
+        default ``inference_rows``: 4096, or fewer where a layer's arrays for 4096 rows would pass 16 MB)."""
+        batch_size = batch_size or self.inference_rows
         parts = [self.forward(self.inputs(X[i : i + batch_size])) for i in range(0, len(X), batch_size)]
         return np.concatenate(parts) if parts else np.empty((0, self.n_classes), self.dtype)
 
-    def predict_proba(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def predict_proba(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Class probabilities (n, k); each row sums to 1."""
         return softmax(self.logits(X, batch_size))
 
-    def predict(self, X: np.ndarray, batch_size: int = 4096) -> np.ndarray:
+    def predict(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """The most probable class of each row, (n,) int64."""
         return self.logits(X, batch_size).argmax(axis=1)
 
-    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int = 4096) -> tuple[float, float]:
+    def evaluate(self, X: np.ndarray, y: np.ndarray, batch_size: int | None = None) -> tuple[float, float]:
         """Mean cross-entropy loss and accuracy on labelled examples."""
         log_P = log_softmax(self.logits(X, batch_size))  # (n, k)
         loss = float(-log_P[np.arange(len(y)), y].mean())
