@@ -13,8 +13,9 @@ its own layout, channels first, as its users write it (``nn.Conv2d``, ``nn.Batch
 
 It reports training examples/s, inference examples/s on the 10,000 test digits, GFLOP/s as a share of the float32
 matrix-multiply peak measured in the same run, the peak resident memory of a ``cnn`` run in a fresh process (MNIST
-loaded, 200 steps, the test set evaluated as a run ends), and a profile of a digitnet copy's step by layer beside the time of its matrix products alone; and
-adds them, dated, to ``benchmarks/RESULTS.md`` (``--no-write`` to skip that).
+loaded, 200 steps, the test set evaluated as a run ends), and a profile of a digitnet copy's step by layer beside
+the time of its matrix products alone; and adds them, dated, to ``benchmarks/RESULTS.md`` (``--no-write`` to skip
+that).
 """
 
 from __future__ import annotations
