@@ -3,6 +3,7 @@ an ensemble), the report, the drawing page, checkpoints and resume, on the packa
 
 import json
 import threading
+import tracemalloc
 
 import numpy as np
 import pytest
@@ -11,9 +12,10 @@ from safetensors.numpy import save_file
 from digitnet import experiment
 from digitnet.checkpoint import CHECKPOINT_FILE, load_checkpoint
 from digitnet.cli import main
-from digitnet.config import TrainConfig
+from digitnet.config import PRESETS, TrainConfig
 from digitnet.data import load
 from digitnet.ensemble import Ensemble
+from digitnet.errors import ConfigError
 from digitnet.io import load_model, save_model
 from digitnet.network import Network
 from digitnet.web.drawing import read
@@ -154,10 +156,6 @@ def test_a_model_file_of_digitnet_0_1_still_loads(tmp_path):
 
 def test_a_conv_net_predicts_in_batches_small_enough_for_its_patches():
     # The cnn preset's second convolution makes 76,800 patch values for each digit: in 1,000 rows at once, 307 MB.
-    import tracemalloc
-
-    from digitnet.config import PRESETS
-
     network = Network(PRESETS["cnn"].sizes, seed=0)
     X = np.random.default_rng(0).integers(0, 256, (1000, 784), dtype=np.uint8)
     tracemalloc.start()
@@ -167,3 +165,5 @@ def test_a_conv_net_predicts_in_batches_small_enough_for_its_patches():
     assert peak < 64 * 2**20  # the batches are bounded at 16 MB of patches
     assert network.inference_rows < 1000 and Network([784, 800, 10]).inference_rows == 4096  # dense: as before
     np.testing.assert_allclose(P, network.predict_proba(X, batch_size=1000), rtol=1e-4, atol=1e-6)
+    with pytest.raises(ConfigError, match="batch_size 0 must be at least 1"):
+        network.predict(X, batch_size=0)

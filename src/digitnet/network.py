@@ -170,7 +170,10 @@ class Network:
     def logits(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """Logits (n, k) for pixels or inputs X (n, n_in), computed ``batch_size`` rows at a time to bound memory (by
         default ``inference_rows``: 4096, or fewer where a layer's arrays for 4096 rows would pass 16 MB)."""
-        batch_size = batch_size or self.inference_rows
+        if batch_size is None:
+            batch_size = self.inference_rows
+        elif batch_size < 1:
+            raise ConfigError(f"batch_size {batch_size} must be at least 1 row, e.g. 256 (or None: inference_rows)")
         parts = [self.forward(self.inputs(X[i : i + batch_size])) for i in range(0, len(X), batch_size)]
         return np.concatenate(parts) if parts else np.empty((0, self.n_classes), self.dtype)
 
