@@ -15,13 +15,14 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
+from unittest import mock
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # the digitnet next to this file
 
 import numpy as np
 from threadpoolctl import threadpool_limits
 
-from digitnet import Network, data
+from digitnet import Network, data, optim
 from digitnet.layers import Conv2D, im2col
 from digitnet.losses import SoftmaxCrossEntropy, log_softmax
 from digitnet.network import pixels_to_inputs
@@ -84,12 +85,6 @@ def conv_backward_by_patches(layer: Conv2D, cols: np.ndarray, dZ: np.ndarray, sh
     return dX
 
 
-def whole_pieces(optimizer: Momentum) -> list[tuple[bool, tuple[np.ndarray, ...]]]:
-    """The optimiser's update taken over whole arrays, one piece a parameter, as before ``optim.pieces``."""
-    arrays = zip(optimizer.parameters, optimizer.scratch, optimizer.velocities, strict=True)
-    return [(decays, (value, grad, scratch, v)) for (value, grad, decays), scratch, v in arrays]
-
-
 def main() -> None:
     global CLOCK
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
@@ -110,8 +105,8 @@ def main() -> None:
     for _, grad, _ in network.parameters():
         grad[...] = rng.standard_normal(grad.shape).astype(grad.dtype) * 1e-3
     velocities = [np.zeros_like(value) for value, _, _ in network.parameters()]
-    whole = Momentum(network.parameters(), learning_rate=0.01, momentum=0.9, nesterov=True)
-    whole.pieces = whole_pieces(whole)
+    with mock.patch.object(optim, "pieces", lambda *arrays: [arrays]):  # as before optim.pieces: whole arrays
+        whole = Momentum(network.parameters(), learning_rate=0.01, momentum=0.9, nesterov=True)
     race(
         "Nesterov update, [784, 800, 10]: in place (optim.add_scaled)",
         lambda: momentum_plain(network.parameters(), velocities),
