@@ -344,6 +344,10 @@ def recipe(config: dict) -> str:
         parts.append(f"elastic α {config['elastic_alpha']:g} σ {config['elastic_sigma']:g}")
     if config.get("flip"):
         parts.append(f"mirrored with probability {config['flip']:g}")
+    if config.get("crop"):
+        parts.append(f"cropped by up to {config['crop']} whole pixels")
+    if config.get("erase"):
+        parts.append(f"erased with probability {config['erase']:g}")
     if config.get("data_parallel", 1) > 1:
         parts.append(f"{config['data_parallel']} data-parallel copies")
     return ", ".join(parts)

@@ -4,7 +4,7 @@ reproducible from a seed, and computes what SciPy's ndimage computes."""
 import numpy as np
 import pytest
 
-from digitnet.augment import Distortion, affine, elastic, gaussian_matrix, warp
+from digitnet.augment import Distortion, affine, elastic, erase, gaussian_matrix, warp
 from digitnet.data import load
 
 TRANSFORMS = {
@@ -14,6 +14,8 @@ TRANSFORMS = {
     "shift": lambda images, rng, s: affine(images, rng, shift=3 * s),
     "elastic": lambda images, rng, s: elastic(images, rng, alpha=34 * s, sigma=4),
     "flip": lambda images, rng, s: affine(images, rng, flip=0.5 * s),
+    "crop": lambda images, rng, s: affine(images, rng, crop=int(2 * s)),
+    "erase": lambda images, rng, s: erase(images, rng, 0.5 * s),
     "all": lambda images, rng, s: Distortion(15 * s, 0.15 * s, 15 * s, 3 * s, 34 * s, 4)(
         images.reshape(len(images), -1), rng
     ).reshape(images.shape),
@@ -66,6 +68,55 @@ def test_a_flip_mirrors_whole_images_left_to_right_with_its_probability(digits):
     kept = [np.array_equal(out, image) for out, image in zip(half, digits, strict=True)]
     assert all(m != k for m, k in zip(mirrored, kept, strict=True))  # each image one or the other, exactly
     assert 16 < sum(mirrored) < 48  # of 64, about half
+
+
+def shifted(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
+    """``image`` moved down by ``rows`` and right by ``cols`` whole pixels, background coming in at the edges."""
+    padded = np.pad(image, 2)  # (32, 32)
+    return padded[2 - rows : 30 - rows, 2 - cols : 30 - cols]
+
+
+def test_a_crop_moves_each_image_by_whole_pixels_and_keeps_it_sharp(digits):
+    out = Distortion(crop=2)(digits.reshape(len(digits), -1), np.random.default_rng(0)).reshape(digits.shape)
+    moves = []
+    for image, moved in zip(digits, out, strict=True):
+        found = [(r, c) for r in range(-2, 3) for c in range(-2, 3) if np.array_equal(moved, shifted(image, r, c))]
+        assert found, "not a whole-pixel shift of its image"
+        moves.append(found[0])
+    assert len(set(moves)) > 10  # of the 25 moves, many are drawn
+    mirrored = affine(digits, np.random.default_rng(0), flip=1.0, crop=1)  # a mirror and a crop: still exact
+    assert all(
+        any(np.array_equal(m, shifted(image[:, ::-1], r, c)) for r in (-1, 0, 1) for c in (-1, 0, 1))
+        for m, image in zip(mirrored, digits, strict=True)
+    )
+
+
+def test_erasing_blanks_one_rectangle_of_the_images_it_picks():
+    ones = np.ones((400, 28, 28), np.float32)
+    out = erase(ones, np.random.default_rng(0), 0.5)
+    picked, shapes = 0, set()
+    for image in out:
+        rows, cols = np.nonzero(image == 0)
+        if len(rows) == 0:
+            continue
+        picked += 1
+        height, width = rows.max() - rows.min() + 1, cols.max() - cols.min() + 1
+        assert len(rows) == height * width  # the blank pixels fill their bounding box: one rectangle
+        assert 0.02 * 784 * 0.8 <= len(rows) <= 784 / 3 * 1.2  # 2% to a third of the image, give or take rounding
+        shapes.add((height, width))
+    assert 160 < picked < 240  # about half of the 400
+    assert len(shapes) > 50  # of many sizes and aspects
+    assert erase(ones, np.random.default_rng(0), 0.0).min() == 1  # chance 0: nothing erased
+
+
+def test_a_distortion_erases_after_it_warps(digits):
+    X = digits.reshape(len(digits), -1)
+    both = Distortion(flip=1.0, erase=1.0)(X, np.random.default_rng(0)).reshape(digits.shape)
+    mirrored = digits[:, :, ::-1]
+    assert np.all((both == mirrored) | (both == 0))  # each pixel mirrored, or erased
+    assert np.any(both != mirrored)
+    alone = Distortion(erase=1.0)(X, np.random.default_rng(0)).reshape(digits.shape)
+    assert np.all((alone == digits) | (alone == 0)) and np.any(alone != digits)
 
 
 def test_each_image_gets_its_own_distortion(digits):

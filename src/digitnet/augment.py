@@ -10,6 +10,11 @@ is warped by one interpolation call:
 - **elastic** (Simard et al. 2003): a random displacement field, uniform in [-1, 1] at every pixel, smoothed by a
   Gaussian of width ``sigma`` pixels and scaled by ``alpha``: a local, rubbery wobble of the strokes.
 
+A **crop** moves an image by whole pixels (torchvision's ``RandomCrop(28, padding=crop)``): its sampling
+coordinates stay on the pixel grid, so the interpolation reads pixels exactly and the picture stays sharp, where a
+fractional shift blurs it a little. After the warp, **random erasing** (Zhong et al. 2017) blanks a random
+rectangle of some of the images.
+
 Images are floats in [0, 1] (the network's inputs); the result has the same shape and dtype, and stays in the same
 range because bilinear interpolation only averages pixels (outside the image counts as 0, background). Every
 strength at 0 gives the images back unchanged. The interpolation and the Gaussian smoothing are written here in
@@ -39,10 +44,18 @@ class Distortion:
     elastic_alpha: float = 0.0  # pixels of displacement before smoothing (Simard 2003: 34)
     elastic_sigma: float = 4.0  # width of the Gaussian that smooths the elastic field, in pixels (Simard: 4)
     flip: float = 0.0  # probability that an image is mirrored left to right
+    crop: int = 0  # whole pixels, each axis independently: a shift that keeps the picture sharp
+    erase: float = 0.0  # probability that a random rectangle of an image is erased
+
+    @property
+    def moves_pixels(self) -> bool:
+        return bool(
+            self.rotate or self.scale or self.shear or self.shift or self.elastic_alpha or self.flip or self.crop
+        )
 
     @property
     def is_identity(self) -> bool:
-        return not (self.rotate or self.scale or self.shear or self.shift or self.elastic_alpha or self.flip)
+        return not (self.moves_pixels or self.erase)
 
     def __call__(self, X: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Distort a batch of flat images ``X`` (n, 784): a new (n, 784) array, or ``X`` itself when every
@@ -50,18 +63,23 @@ class Distortion:
         if self.is_identity:
             return X
         images = X.reshape(-1, SIDE, SIDE)  # (n, 28, 28), a view
-        offsets = affine_offsets(len(images), rng, self.rotate, self.scale, self.shear, self.shift, self.flip)
-        if self.elastic_alpha:
-            offsets += elastic_offsets(len(images), rng, self.elastic_alpha, self.elastic_sigma)
-        return warp(images, offsets).reshape(X.shape)
+        if self.moves_pixels:
+            n = len(images)
+            offsets = affine_offsets(n, rng, self.rotate, self.scale, self.shear, self.shift, self.flip, self.crop)
+            if self.elastic_alpha:
+                offsets += elastic_offsets(n, rng, self.elastic_alpha, self.elastic_sigma)
+            images = warp(images, offsets)
+        if self.erase:
+            images = erase(images, rng, self.erase)
+        return images.reshape(X.shape)
 
 
 def affine(
-    images: np.ndarray, rng: np.random.Generator, *, rotate=0.0, scale=0.0, shear=0.0, shift=0.0, flip=0.0
+    images: np.ndarray, rng: np.random.Generator, *, rotate=0.0, scale=0.0, shear=0.0, shift=0.0, flip=0.0, crop=0
 ) -> np.ndarray:
     """Random affine distortions of ``images`` (n, 28, 28): one rotation, scaling, shear, shift (and mirror, with
-    probability ``flip``) per image."""
-    return warp(images, affine_offsets(len(images), rng, rotate, scale, shear, shift, flip))
+    probability ``flip``, and whole-pixel shift up to ``crop``) per image."""
+    return warp(images, affine_offsets(len(images), rng, rotate, scale, shear, shift, flip, crop))
 
 
 def elastic(images: np.ndarray, rng: np.random.Generator, *, alpha: float, sigma: float = 4.0) -> np.ndarray:
@@ -70,15 +88,23 @@ def elastic(images: np.ndarray, rng: np.random.Generator, *, alpha: float, sigma
 
 
 def affine_offsets(
-    n: int, rng: np.random.Generator, rotate: float, scale: float, shear: float, shift: float, flip: float = 0.0
+    n: int,
+    rng: np.random.Generator,
+    rotate: float,
+    scale: float,
+    shear: float,
+    shift: float,
+    flip: float = 0.0,
+    crop: int = 0,
 ) -> np.ndarray:
     """Offsets (n, 2, 28, 28) from each pixel to where a random affine map of its image reads from.
 
     For output pixel ``p`` (row, column, about the centre) the input is read at ``A @ p - t``: ``A`` (2, 2) is a
     rotation times a shear times a scaling, ``t`` a translation. Drawing ``A`` directly (rather than the forward
     map and inverting it) is the same distribution, since each parameter is drawn symmetrically about the identity.
-    A mirror is a column scaling of -1, drawn for each image with probability ``flip`` (only when it is not 0, so
-    that the other distortions draw the same numbers with or without the option).
+    A mirror is a column scaling of -1, drawn for each image with probability ``flip``, and a crop adds a whole
+    number of pixels to the translation, from ``-crop`` to ``crop`` (each drawn only when its option is not 0, so
+    that the other distortions draw the same numbers with or without it).
     """
     draws = rng.uniform(-1.0, 1.0, size=(n, 6))  # one column per parameter
     angle = np.deg2rad(rotate) * draws[:, 0]  # (n,)
@@ -87,6 +113,8 @@ def affine_offsets(
     if flip:
         scale_col = np.where(rng.random(n) < flip, -scale_col, scale_col)  # mirrored: the column read from -c
     shifts = shift * draws[:, 4:6]  # (n, 2): rows, columns
+    if crop:
+        shifts += rng.integers(-crop, crop + 1, size=(n, 2))  # whole pixels: the reads stay on the grid
     cos, sin = np.cos(angle), np.sin(angle)
     # A = rotation @ shear @ scaling: [[cos, -sin], [sin, cos]] @ [[1, slant], [0, 1]] @ diag(scale_row, scale_col)
     A = np.empty((n, 2, 2), dtype=np.float32)
@@ -96,6 +124,36 @@ def affine_offsets(
     offsets = A @ points - points  # (n, 2, 784): where each pixel reads, less where it is
     offsets -= shifts[:, :, None].astype(np.float32)
     return offsets.reshape(n, 2, SIDE, SIDE)
+
+
+def erase(
+    images: np.ndarray,
+    rng: np.random.Generator,
+    chance: float,
+    area: tuple[float, float] = (0.02, 1 / 3),
+    aspect: tuple[float, float] = (0.3, 1 / 0.3),
+) -> np.ndarray:
+    """Random erasing (Zhong et al. 2017): with probability ``chance``, one rectangle of an image set to 0.
+
+    Each rectangle covers a share of the image drawn uniformly from ``area``, with a height-to-width ratio drawn
+    log-uniformly from ``aspect``, at a place drawn uniformly among those where it fits (torchvision's
+    ``RandomErasing`` defaults). It is filled with background, 0, as torchvision's is: something in front of the
+    picture. Where torchvision draws again a rectangle that is taller or wider than the image, this one is cut to
+    the image's 28 pixels. A new (n, 28, 28) array.
+    """
+    n = len(images)
+    draws = rng.random((n, 5))  # (n, 5): erased?, area, aspect, top, left
+    pixels = SIDE * SIDE * (area[0] + (area[1] - area[0]) * draws[:, 1])  # (n,): the rectangle's area
+    ratio = aspect[0] * (aspect[1] / aspect[0]) ** draws[:, 2]  # (n,): its height over its width
+    height = np.clip(np.rint(np.sqrt(pixels * ratio)), 1, SIDE).astype(np.intp)  # (n,)
+    width = np.clip(np.rint(np.sqrt(pixels / ratio)), 1, SIDE).astype(np.intp)  # (n,)
+    top = (draws[:, 3] * (SIDE - height + 1)).astype(np.intp)  # (n,): 0 to SIDE - height
+    left = (draws[:, 4] * (SIDE - width + 1)).astype(np.intp)
+    lines = np.arange(SIDE)  # (28,)
+    rows = (lines >= top[:, None]) & (lines < (top + height)[:, None])  # (n, 28): the rows it covers
+    cols = (lines >= left[:, None]) & (lines < (left + width)[:, None])  # (n, 28): and the columns
+    erased = (draws[:, 0] < chance)[:, None, None] & rows[:, :, None] & cols[:, None, :]  # (n, 28, 28)
+    return np.where(erased, 0, images).astype(images.dtype, copy=False)
 
 
 @functools.cache

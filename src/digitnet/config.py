@@ -56,6 +56,8 @@ class TrainConfig:
     elastic_alpha: float = field(default=0.0, metadata={"help": "elastic distortion strength, pixels (Simard: 34)"})
     elastic_sigma: float = field(default=4.0, metadata={"help": "smoothness of the elastic distortion, pixels"})
     flip: float = field(default=0.0, metadata={"help": "chance of a left-right mirror (clothes, not digits)"})
+    crop: int = field(default=0, metadata={"help": "random translation by whole pixels, which keeps images sharp"})
+    erase: float = field(default=0.0, metadata={"help": "chance of a random rectangle erased (Zhong et al. 2017)"})
     seed: int = field(
         default=0, metadata={"help": "seeds the weights, dropout, the dev split, the shuffling and the augmentation"}
     )
@@ -124,6 +126,8 @@ RANGES: dict[str, Range] = {  # every numeric field of TrainConfig
     "elastic_alpha": NON_NEGATIVE,
     "elastic_sigma": Range(0, 28, low_included=False, high_included=True),  # the smoothing matrix is 28 wide
     "flip": Range(0, 1, high_included=True),  # a probability
+    "crop": Range(0, 27, high_included=True),  # pixels; a crop of 28 could leave the image blank
+    "erase": Range(0, 1, high_included=True),  # a probability
     "seed": NON_NEGATIVE,
     "data_parallel": Range(1, 16, high_included=True),
 }

@@ -106,6 +106,8 @@ class Trainer:
             elastic_alpha=config.elastic_alpha,
             elastic_sigma=config.elastic_sigma,
             flip=config.flip,
+            crop=config.crop,
+            erase=config.erase,
         )
         self.augment_rng = np.random.default_rng([config.seed, 2])  # the distortions; used only when there are any
         # Convert the pixels once. Mini-batches are gathered from these rows into a reused buffer (below); the full
