@@ -5,6 +5,7 @@ import pytest
 
 from digitnet import Network
 from digitnet.errors import ConfigError
+from digitnet.network import pixels_to_inputs
 from digitnet.optim import GradientDescent
 
 
@@ -67,6 +68,19 @@ def test_uint8_pixels_are_scaled_like_the_notebook():
     network = Network([784, 10], seed=0)
     pixels = np.random.default_rng(1).integers(0, 256, (3, 784), dtype=np.uint8)
     assert network.predict_proba(pixels) == pytest.approx(network.predict_proba(pixels / 255.0), abs=1e-6)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_pixels_become_each_pixel_times_one_255th_in_the_layout_asked(dtype, order):
+    pixels = np.arange(256, dtype=np.uint8).reshape(16, 16)  # every value a pixel can take
+    expected = pixels.astype(dtype) * dtype(1 / 255)
+    inputs = pixels_to_inputs(pixels, dtype, order=order)
+    assert inputs.dtype == dtype and inputs.flags[f"{order}_CONTIGUOUS"]
+    np.testing.assert_array_equal(inputs, expected)
+    buffer = np.full((16, 16), np.nan, dtype)
+    assert pixels_to_inputs(pixels, dtype, out=buffer) is buffer
+    np.testing.assert_array_equal(buffer, expected)
 
 
 def test_he_initialisation_scale():
