@@ -73,8 +73,8 @@ def gradients(X: np.ndarray, y: np.ndarray, W1, b1, W2, b2, n: int, scale=None, 
     P /= n
     dA1 = P @ W2.T
     dA1 *= mask
-    pieces = range(0, len(X), piece) if piece else ()
-    dW1 = sum(X[i : i + piece].T @ dA1[i : i + piece] for i in pieces) if piece else X.T @ dA1
+    rows = piece or len(X)  # dW1 = X.T @ dA1, as the sum over pieces of rows of X_i.T @ dA1_i (one piece unless set)
+    dW1 = sum(X[i : i + rows].T @ dA1[i : i + rows] for i in range(0, len(X), rows))
     if scale is not None:
         dW1 *= scale
     return dW1, dA1.sum(axis=0), A1.T @ P, P.sum(axis=0)
