@@ -236,7 +236,10 @@ def main(argv: list[str] | None = None) -> int:
                     runs.append(run_once(config, dataset, preset, run_dir, args))
             if runs:
                 row = summarise(source, preset, runs)
-                row["ensemble"] = ensemble_accuracy([out / source / preset / f"seed{s}" for s in row["seeds"]], dataset)
+                run_dirs = [out / source / preset / f"seed{s}" for s in row["seeds"]]
+                row["ensemble"] = ensemble_accuracy(run_dirs, dataset)
+                if PRESETS[preset].flip:  # trained on mirrored pictures: also read each with its mirror
+                    row["mirror"] = mirror_readings(runs, run_dirs, dataset)
                 rows.append(row)
     for conv, (begin, end) in ((False, (BEGIN, END)), (True, (CONV_BEGIN, CONV_END))):
         if any(is_conv(PRESETS[preset]) == conv for preset in args.presets):  # each scoreboard keeps the other's rows
@@ -258,6 +261,25 @@ def ensemble_accuracy(run_dirs: list[Path], dataset) -> float | None:
         return None
     ensemble = Ensemble([load_model(p)[0] for p in paths])
     return ensemble.evaluate(dataset.test.X, dataset.test.y)[1]
+
+
+def mirror_readings(runs: list[dict], run_dirs: list[Path], dataset) -> dict | None:
+    """Each seed's model read twice, each picture as it is and mirrored, the two averaged (``digitnet evaluate
+    --mirror``): dev and test accuracy by seed beside the single readings, and the ensemble's, mirrored."""
+    paths = [d / "model.safetensors" for d in run_dirs]
+    if dataset.test is None or not all(p.is_file() for p in paths):
+        return None
+    networks = [load_model(p)[0] for p in paths]
+    dev, test = [], []
+    for run, network in zip(runs, networks, strict=True):
+        config = run["config"]
+        _, dev_split = experiment.run_dev_split(dataset.train.X, dataset.train.y, config["dev_size"], config["seed"])
+        dev.append(Ensemble([network], mirror=True).evaluate(dev_split.X, dev_split.y)[1])
+        test.append(Ensemble([network], mirror=True).evaluate(dataset.test.X, dataset.test.y)[1])
+    single = [run["test_accuracy"] for run in runs]
+    ensemble = Ensemble(networks, mirror=True).evaluate(dataset.test.X, dataset.test.y)[1] if len(paths) > 1 else None
+    return {"dev": dev, "test": test, "single_test": single, "single_dev": [run["dev_accuracy"] for run in runs],
+            "ensemble": ensemble}  # fmt: skip
 
 
 def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> dict:
@@ -443,6 +465,8 @@ def data_part(source: str, rows: list[dict], args, conv: bool, old: str) -> list
                 f"- `{preset}`, seeds {seeds}: {how} `{command.strip()}`, {datetime.date.today().isoformat()}, on "
                 f"{machine()}."
             )
+            if measured[preset].get("mirror"):
+                notes.append(mirror_note(preset, measured[preset]["mirror"]))
         else:  # kept as it was, with its note
             table += [line for line in old_lines if line.startswith(f"| digitnet `{preset}`")]
             notes += [line for line in old_lines if line.startswith(f"- `{preset}`")]
@@ -465,6 +489,24 @@ def data_part(source: str, rows: list[dict], args, conv: bool, old: str) -> list
         lines += ["| | network | test accuracy % | source |", "|---|---|---|---|"]
         lines += [f"| {who} | {net} | {accuracy} | <{url}> |" for who, net, accuracy, url in published]
     return lines
+
+
+def mirror_note(preset: str, mirror: dict) -> str:
+    """The note under the table for a preset trained on mirrored pictures: its models read with their mirror."""
+
+    def by_seed(values: list[float]) -> str:
+        return ", ".join(f"{100 * v:.2f}" for v in values)
+
+    def mean_sd(values: list[float]) -> str:
+        return percent((statistics.fmean(values), statistics.stdev(values) if len(values) > 1 else 0.0))
+
+    ensemble = "" if mirror["ensemble"] is None else f"; the ensemble, mirrored, {100 * mirror['ensemble']:.2f}"
+    return (
+        f"- `{preset}` read with each picture's mirror as well (`digitnet evaluate --mirror`): test "
+        f"**{mean_sd(mirror['test'])}** ({by_seed(mirror['test'])}), dev {mean_sd(mirror['dev'])} "
+        f"({by_seed(mirror['dev'])}){ensemble}. Read once, as in the table: test {by_seed(mirror['single_test'])}, "
+        f"dev {by_seed(mirror['single_dev'])}."
+    )
 
 
 def row_line(row: dict, args) -> str:

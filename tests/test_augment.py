@@ -4,7 +4,7 @@ reproducible from a seed, and computes what SciPy's ndimage computes."""
 import numpy as np
 import pytest
 
-from digitnet.augment import Distortion, affine, elastic, erase, gaussian_matrix, warp
+from digitnet.augment import Distortion, affine, elastic, erase, gaussian_matrix, mirror, warp
 from digitnet.data import load
 
 TRANSFORMS = {
@@ -59,6 +59,15 @@ def test_reproducible_from_a_seed(name, digits):
     other = TRANSFORMS[name](digits, np.random.default_rng(8), 1.0)
     assert np.array_equal(first, again)
     assert not np.array_equal(first, other)
+
+
+def test_mirror_is_the_picture_a_flip_trains_on_for_rows_and_images(digits):
+    rows = digits.reshape(len(digits), -1)  # (64, 784)
+    flipped = affine(digits, np.random.default_rng(0), flip=1.0)
+    assert np.array_equal(mirror(digits), flipped) and np.array_equal(mirror(rows), flipped.reshape(rows.shape))
+    assert mirror(rows).dtype == rows.dtype and np.array_equal(mirror(mirror(rows)), rows)
+    pixels = load("sample").test.X[:5]  # uint8 rows, as evaluate reads them
+    assert np.array_equal(mirror(pixels)[:, 27], pixels[:, 0]) and mirror(pixels).dtype == np.uint8
 
 
 def test_a_flip_mirrors_whole_images_left_to_right_with_its_probability(digits):

@@ -82,6 +82,33 @@ def test_an_ensemble_averages_the_probabilities_of_its_models(cnn_run, trained_r
     assert result["accuracy"] == pytest.approx(np.mean(P.argmax(axis=1) == sample.test.y))
 
 
+def test_mirror_reading_averages_each_picture_with_its_mirror_image(cnn_run, sample, tmp_path, capsys):
+    path = cnn_run / "model.safetensors"
+    network, _ = load_model(path)
+    X = sample.test.X
+    by_hand = X.reshape(-1, 28, 28)[:, :, ::-1].reshape(X.shape)  # column c read from 27 - c
+    P = Ensemble([network], mirror=True).predict_proba(X)
+    np.testing.assert_allclose(P, (network.predict_proba(X) + network.predict_proba(by_hand)) / 2, rtol=1e-6)
+    assert not np.allclose(P, network.predict_proba(X), atol=1e-3)  # a digit net reads mirrors differently
+    assert main(["evaluate", str(path), "--data", "sample", "--mirror", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    assert result["mirror"] and result["accuracy"] == pytest.approx(np.mean(P.argmax(axis=1) == sample.test.y))
+    out = tmp_path / "submission.csv"
+    assert main(["predict", str(path), "--data", "sample", "--mirror", "--out", str(out)]) == 0
+    labels = [int(line.split(",")[1]) for line in out.read_text().splitlines()[1:]]
+    assert labels == P.argmax(axis=1).tolist()
+
+
+def test_mirror_reading_of_inputs_that_are_not_pictures_is_refused(tmp_path, capsys):
+    with pytest.raises(ConfigError, match="mirroring reads 28x28 pictures, but the networks take 64 inputs"):
+        Ensemble([Network([64, 5, 10])], mirror=True)
+    other = tmp_path / "small.safetensors"
+    save_model(Network([64, 5, 10]), other)
+    assert main(["evaluate", str(other), "--data", "sample", "--mirror"]) == 4
+    error = capsys.readouterr().err.strip()
+    assert "mirroring reads 28x28 pictures" in error and "\n" not in error
+
+
 def test_an_ensemble_of_models_of_different_data_is_refused(cnn_run, tmp_path, capsys):
     other = tmp_path / "twelve.safetensors"
     save_model(Network([784, 5, 12]), other)

@@ -156,6 +156,14 @@ def erase(
     return np.where(erased, 0, images).astype(images.dtype, copy=False)
 
 
+def mirror(X: np.ndarray) -> np.ndarray:
+    """Each row's image mirrored left to right, exactly (the pixel in column c moves to column 27 - c): rows (n, 784)
+    of pixels or inputs, or (n, 28, 28) images, in the same dtype. A new array. This is the picture ``flip`` trains
+    on; reading a picture and its mirror and averaging the two is test-time augmentation (``Ensemble(mirror=True)``).
+    """
+    return np.ascontiguousarray(X.reshape(len(X), SIDE, SIDE)[:, :, ::-1]).reshape(X.shape)
+
+
 @functools.cache
 def pixel_positions() -> np.ndarray:
     """(2, 784): the row and the column of every pixel, measured from the image centre."""

@@ -84,12 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     evaluate.add_argument("--data", default="mnist", help="data source (default: the MNIST test set)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
+    add_mirror_option(evaluate)
     evaluate.set_defaults(command=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="write a Kaggle submission CSV (ImageId,Label)")
     predict.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     predict.add_argument("--data", required=True, help="digits to label, e.g. Kaggle's test.csv")
     predict.add_argument("--out", type=Path, default=Path("submission.csv"))
+    add_mirror_option(predict)
     predict.set_defaults(command=cmd_predict)
 
     show = commands.add_parser("show", help="draw one digit with the model's prediction and probabilities")
@@ -119,6 +121,14 @@ def build_parser() -> argparse.ArgumentParser:
     report.set_defaults(command=cmd_report)
     add_export_and_sweep(commands)
     return parser
+
+
+def add_mirror_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--mirror",
+        action="store_true",
+        help="also read each picture mirrored left to right and average (for clothes and models trained with --flip)",
+    )
 
 
 def add_quiet_option(parser: argparse.ArgumentParser) -> None:
@@ -237,10 +247,10 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    network, split, name = _model_and_split(args.model, args.data, need_labels=True)
+    network, split, name = _model_and_split(args.model, args.data, need_labels=True, mirror=args.mirror)
     loss, accuracy = network.evaluate(split.X, split.y)
     if args.json:
-        print(json.dumps({"accuracy": accuracy, "loss": loss, "n": len(split.y), "data": name}))
+        print(json.dumps({"accuracy": accuracy, "loss": loss, "n": len(split.y), "data": name, "mirror": args.mirror}))
     else:
         print(f"{name}: accuracy {accuracy:.2%} ({round(accuracy * len(split.y))}/{len(split.y)}), loss {loss:.4f}")
     return 0
@@ -249,7 +259,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .files import write_text
 
-    network, split, _ = _model_and_split(args.model, args.data, need_labels=False)
+    network, split, _ = _model_and_split(args.model, args.data, need_labels=False, mirror=args.mirror)
     labels = network.predict(split.X)
     lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
     _write_or_fail(args.out, lambda: write_text(args.out, "\n".join(lines) + "\n"))
@@ -329,15 +339,15 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, flush=True)
 
 
-def _model_and_split(model_paths: list[Path], source: str, need_labels: bool):
-    """Load the model (several: their ensemble) and the split to use: the test split when the source has one, else
-    its only split."""
+def _model_and_split(model_paths: list[Path], source: str, need_labels: bool, mirror: bool = False):
+    """Load the model (several, or ``mirror``: their ensemble) and the split to use: the test split when the source
+    has one, else its only split."""
     from .ensemble import Ensemble
     from .io import load_model
 
     networks = [load_model(path)[0] for path in model_paths]
     try:
-        network = networks[0] if len(networks) == 1 else Ensemble(networks)
+        network = networks[0] if len(networks) == 1 and not mirror else Ensemble(networks, mirror)
     except ConfigError as error:
         raise ModelFileError(f"{' '.join(map(str, model_paths))}: {error}") from None
     model_path = model_paths[0] if len(model_paths) == 1 else f"the ensemble of {len(model_paths)} models"

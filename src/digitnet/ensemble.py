@@ -4,6 +4,10 @@ Averaging the softmax outputs of independently trained networks (Ciresan et al. 
 reached 99.77% on MNIST) cancels part of each one's mistakes: they rarely make the same one with confidence.
 ``Ensemble`` offers the reading half of ``Network``'s interface (``predict_proba``, ``predict``, ``evaluate``), so
 everything that only reads digits takes either.
+
+With ``mirror=True`` each network also reads every picture mirrored left to right, and those probabilities join
+the average: test-time augmentation, for pictures that have no handedness (clothes, not digits) read by networks
+trained on mirrored pictures (``flip``). One network with ``mirror`` is still one network, read twice.
 """
 
 from __future__ import annotations
@@ -12,14 +16,16 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from .augment import SIDE, mirror
 from .errors import ConfigError
 from .network import Network
 
 
 class Ensemble:
-    """The mean of the probabilities of ``networks``, which must take the same inputs and give the same classes."""
+    """The mean of the probabilities of ``networks``, which must take the same inputs and give the same classes;
+    with ``mirror``, of each one's reading of the pictures and of their mirror images."""
 
-    def __init__(self, networks: Sequence[Network]):
+    def __init__(self, networks: Sequence[Network], mirror: bool = False):
         if not networks:
             raise ConfigError("an ensemble needs at least one network")
         shapes = {(net.n_inputs, net.n_classes) for net in networks}
@@ -29,13 +35,19 @@ class Ensemble:
             )
         self.networks = list(networks)
         self.n_inputs, self.n_classes = shapes.pop()
+        if mirror and self.n_inputs != SIDE * SIDE:
+            raise ConfigError(f"mirroring reads {SIDE}x{SIDE} pictures, but the networks take {self.n_inputs} inputs")
+        self.mirror = mirror
 
     def predict_proba(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
-        """(n, k) probabilities: each network's softmax, averaged."""
-        total = self.networks[0].predict_proba(X, batch_size)  # (n, k)
-        for network in self.networks[1:]:
-            total += network.predict_proba(X, batch_size)
-        return total / len(self.networks)
+        """(n, k) probabilities: each network's softmax (of each picture and, with ``mirror``, of its mirror image),
+        averaged."""
+        views = [X, mirror(X)] if self.mirror else [X]
+        total = np.zeros((len(X), self.n_classes), self.networks[0].dtype)  # (n, k)
+        for network in self.networks:
+            for view in views:
+                total += network.predict_proba(view, batch_size)
+        return total / (len(self.networks) * len(views))
 
     def predict(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         return self.predict_proba(X, batch_size).argmax(axis=1)
