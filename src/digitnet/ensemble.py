@@ -16,7 +16,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from .augment import SIDE, mirror
+from . import augment
 from .errors import ConfigError
 from .network import Network
 
@@ -35,14 +35,15 @@ class Ensemble:
             )
         self.networks = list(networks)
         self.n_inputs, self.n_classes = shapes.pop()
-        if mirror and self.n_inputs != SIDE * SIDE:
-            raise ConfigError(f"mirroring reads {SIDE}x{SIDE} pictures, but the networks take {self.n_inputs} inputs")
+        if mirror and self.n_inputs != augment.SIDE**2:
+            side = augment.SIDE
+            raise ConfigError(f"mirroring reads {side}x{side} pictures, but the networks take {self.n_inputs} inputs")
         self.mirror = mirror
 
     def predict_proba(self, X: np.ndarray, batch_size: int | None = None) -> np.ndarray:
         """(n, k) probabilities: each network's softmax (of each picture and, with ``mirror``, of its mirror image),
         averaged."""
-        views = [X, mirror(X)] if self.mirror else [X]
+        views = [X, augment.mirror(X)] if self.mirror else [X]
         total = np.zeros((len(X), self.n_classes), self.networks[0].dtype)  # (n, k)
         for network in self.networks:
             for view in views:
