@@ -80,18 +80,20 @@ def test_rows_not_measured_now_are_kept_with_their_notes(accuracy, tmp_path):
     assert notes[0].startswith("- `seed`, seeds 0, 1: measured ") and notes[1] == fast_note
 
 
-def test_a_preset_trained_on_mirrors_is_also_read_with_them(accuracy, tmp_path):
+@pytest.mark.parametrize("preset", ["cnn-fashion", "cnn"])
+def test_a_preset_in_also_read_has_its_models_read_so_by_seed(accuracy, tmp_path, preset):
     from digitnet.data import load
     from digitnet.ensemble import Ensemble
     from digitnet.io import load_model
 
     results = tmp_path / "RESULTS.md"
     runs = tmp_path / "runs"
-    argv = ["--quick", "--presets", "cnn-fashion", "--out", str(runs), "--results", str(results)]
+    argv = ["--quick", "--presets", preset, "--out", str(runs), "--results", str(results)]
     assert accuracy.main(argv) == 0
-    note = next(line for line in results.read_text().splitlines() if line.startswith("- `cnn-fashion` read with"))
+    option, how, _ = accuracy.ALSO_READ[preset]
+    note = next(line for line in results.read_text().splitlines() if line.startswith(f"- `{preset}` read {how}"))
     test = note.split("test **", 1)[1].split("** (", 1)[1].split(")", 1)[0]  # by seed, as written
     sample = load("sample")
-    networks = [load_model(runs / "sample" / "cnn-fashion" / f"seed{s}" / "model.safetensors")[0] for s in (0, 1)]
-    expected = [Ensemble([n], mirror=True).evaluate(sample.test.X, sample.test.y)[1] for n in networks]
+    networks = [load_model(runs / "sample" / preset / f"seed{s}" / "model.safetensors")[0] for s in (0, 1)]
+    expected = [Ensemble([n], **{option: True}).evaluate(sample.test.X, sample.test.y)[1] for n in networks]
     assert test == ", ".join(f"{100 * v:.2f}" for v in expected)

@@ -4,7 +4,7 @@ reproducible from a seed, and computes what SciPy's ndimage computes."""
 import numpy as np
 import pytest
 
-from digitnet.augment import Distortion, affine, elastic, erase, gaussian_matrix, mirror, warp
+from digitnet.augment import Distortion, affine, elastic, erase, gaussian_matrix, mirror, moved, warp
 from digitnet.data import load
 
 TRANSFORMS = {
@@ -88,8 +88,8 @@ def shifted(image: np.ndarray, rows: int, cols: int) -> np.ndarray:
 def test_a_crop_moves_each_image_by_whole_pixels_and_keeps_it_sharp(digits):
     out = Distortion(crop=2)(digits.reshape(len(digits), -1), np.random.default_rng(0)).reshape(digits.shape)
     moves = []
-    for image, moved in zip(digits, out, strict=True):
-        found = [(r, c) for r in range(-2, 3) for c in range(-2, 3) if np.array_equal(moved, shifted(image, r, c))]
+    for image, made in zip(digits, out, strict=True):
+        found = [(r, c) for r in range(-2, 3) for c in range(-2, 3) if np.array_equal(made, shifted(image, r, c))]
         assert found, "not a whole-pixel shift of its image"
         moves.append(found[0])
     assert len(set(moves)) > 10  # of the 25 moves, many are drawn
@@ -98,6 +98,16 @@ def test_a_crop_moves_each_image_by_whole_pixels_and_keeps_it_sharp(digits):
         any(np.array_equal(m, shifted(image[:, ::-1], r, c)) for r in (-1, 0, 1) for c in (-1, 0, 1))
         for m, image in zip(mirrored, digits, strict=True)
     )
+
+
+def test_moved_is_each_whole_pixel_shift_for_rows_and_images(digits):
+    for rows, cols in [(r, c) for r in range(-2, 3) for c in range(-2, 3)]:
+        out = moved(digits[:4], rows, cols)
+        assert all(np.array_equal(o, shifted(image, rows, cols)) for o, image in zip(out, digits, strict=False))
+    flat = digits.reshape(len(digits), -1)  # (64, 784)
+    assert np.array_equal(moved(flat, 2, -1), moved(digits, 2, -1).reshape(flat.shape))
+    pixels = load("sample").test.X[:5]  # uint8 rows, as evaluate reads them
+    assert moved(pixels, 0, 1).dtype == np.uint8 and np.array_equal(moved(pixels, 0, 0), pixels)
 
 
 def test_erasing_blanks_one_rectangle_of_the_images_it_picks():

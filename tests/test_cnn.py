@@ -99,6 +99,35 @@ def test_mirror_reading_averages_each_picture_with_its_mirror_image(cnn_run, sam
     assert labels == P.argmax(axis=1).tolist()
 
 
+def test_shifted_reading_averages_each_picture_with_its_four_one_pixel_moves(cnn_run, sample, tmp_path, capsys):
+    path = cnn_run / "model.safetensors"
+    network, _ = load_model(path)
+    X = sample.test.X[:300]
+    images = X.reshape(-1, 28, 28)
+    up, down, left, right = (np.zeros_like(images) for _ in range(4))  # moved by hand, background entering
+    up[:, :-1], down[:, 1:], left[:, :, :-1], right[:, :, 1:] = (
+        images[:, 1:],
+        images[:, :-1],
+        images[:, :, 1:],
+        images[:, :, :-1],
+    )
+    views = [X] + [view.reshape(X.shape) for view in (up, down, left, right)]
+    P = Ensemble([network], shifts=True).predict_proba(X)
+    np.testing.assert_allclose(P, sum(network.predict_proba(v) for v in views) / 5, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(P, network.predict_proba(X), atol=1e-3)
+    both = Ensemble([network], mirror=True, shifts=True).predict_proba(X)  # 10 readings: each mirror moved too
+    mirrored = Ensemble([network], shifts=True).predict_proba(X.reshape(-1, 28, 28)[:, :, ::-1].reshape(X.shape))
+    np.testing.assert_allclose(both, (P + mirrored) / 2, rtol=1e-5, atol=1e-7)
+    assert main(["evaluate", str(path), "--data", "sample", "--shifts", "--json"]) == 0
+    result = json.loads(capsys.readouterr().out)
+    whole = Ensemble([network], shifts=True).predict(sample.test.X)
+    assert result["shifts"] and not result["mirror"]
+    assert result["accuracy"] == pytest.approx(np.mean(whole == sample.test.y))
+    out = tmp_path / "submission.csv"
+    assert main(["predict", str(path), "--data", "sample", "--shifts", "--out", str(out)]) == 0
+    assert [int(line.split(",")[1]) for line in out.read_text().splitlines()[1:]] == whole.tolist()
+
+
 def test_mirror_reading_of_inputs_that_are_not_pictures_is_refused(tmp_path, capsys):
     with pytest.raises(ConfigError, match="mirroring reads 28x28 pictures, but the networks take 64 inputs"):
         Ensemble([Network([64, 5, 10])], mirror=True)
@@ -107,6 +136,8 @@ def test_mirror_reading_of_inputs_that_are_not_pictures_is_refused(tmp_path, cap
     assert main(["evaluate", str(other), "--data", "sample", "--mirror"]) == 4
     error = capsys.readouterr().err.strip()
     assert "mirroring reads 28x28 pictures" in error and "\n" not in error
+    with pytest.raises(ConfigError, match="shifting reads 28x28 pictures, but the networks take 64 inputs"):
+        Ensemble([Network([64, 5, 10])], shifts=True)
 
 
 def test_an_ensemble_of_models_of_different_data_is_refused(cnn_run, tmp_path, capsys):

@@ -164,6 +164,18 @@ def mirror(X: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(X.reshape(len(X), SIDE, SIDE)[:, :, ::-1]).reshape(X.shape)
 
 
+def moved(X: np.ndarray, down: int, right: int) -> np.ndarray:
+    """Each row's image moved by whole pixels, ``down`` rows and ``right`` columns (negative: up, left), exactly:
+    what leaves the frame is lost and what enters it is background, 0. Rows (n, 784) or (n, 28, 28) images, in
+    the same dtype; a new array. This is the picture a ``crop`` of that size trains on; reading a picture and its
+    one-pixel moves and averaging them is test-time augmentation (``Ensemble(shifts=True)``)."""
+    images = X.reshape(len(X), SIDE, SIDE)  # (n, 28, 28), a view
+    out = np.zeros_like(images)
+    rows, cols = slice(max(down, 0), SIDE + min(down, 0)), slice(max(right, 0), SIDE + min(right, 0))
+    out[:, rows, cols] = images[:, max(-down, 0) : SIDE - max(down, 0), max(-right, 0) : SIDE - max(right, 0)]
+    return out.reshape(X.shape)
+
+
 @functools.cache
 def pixel_positions() -> np.ndarray:
     """(2, 784): the row and the column of every pixel, measured from the image centre."""

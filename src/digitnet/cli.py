@@ -84,14 +84,14 @@ def build_parser() -> argparse.ArgumentParser:
     evaluate.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     evaluate.add_argument("--data", default="mnist", help="data source (default: the MNIST test set)")
     evaluate.add_argument("--json", action="store_true", help="print one JSON object")
-    add_mirror_option(evaluate)
+    add_reading_options(evaluate)
     evaluate.set_defaults(command=cmd_evaluate)
 
     predict = commands.add_parser("predict", help="write a Kaggle submission CSV (ImageId,Label)")
     predict.add_argument("model", type=Path, nargs="+", help="a model file, or several: their probabilities averaged")
     predict.add_argument("--data", required=True, help="digits to label, e.g. Kaggle's test.csv")
     predict.add_argument("--out", type=Path, default=Path("submission.csv"))
-    add_mirror_option(predict)
+    add_reading_options(predict)
     predict.set_defaults(command=cmd_predict)
 
     show = commands.add_parser("show", help="draw one digit with the model's prediction and probabilities")
@@ -123,11 +123,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
-def add_mirror_option(parser: argparse.ArgumentParser) -> None:
+def add_reading_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--mirror",
         action="store_true",
         help="also read each picture mirrored left to right and average (for clothes and models trained with --flip)",
+    )
+    parser.add_argument(
+        "--shifts",
+        action="store_true",
+        help="also read each picture moved a pixel up, down, left, right and average (models trained with --shift)",
     )
 
 
@@ -247,10 +252,11 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    network, split, name = _model_and_split(args.model, args.data, need_labels=True, mirror=args.mirror)
+    network, split, name = _model_and_split(args.model, args.data, True, args.mirror, args.shifts)
     loss, accuracy = network.evaluate(split.X, split.y)
     if args.json:
-        print(json.dumps({"accuracy": accuracy, "loss": loss, "n": len(split.y), "data": name, "mirror": args.mirror}))
+        reading = {"mirror": args.mirror, "shifts": args.shifts}
+        print(json.dumps({"accuracy": accuracy, "loss": loss, "n": len(split.y), "data": name, **reading}))
     else:
         print(f"{name}: accuracy {accuracy:.2%} ({round(accuracy * len(split.y))}/{len(split.y)}), loss {loss:.4f}")
     return 0
@@ -259,7 +265,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .files import write_text
 
-    network, split, _ = _model_and_split(args.model, args.data, need_labels=False, mirror=args.mirror)
+    network, split, _ = _model_and_split(args.model, args.data, False, args.mirror, args.shifts)
     labels = network.predict(split.X)
     lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
     _write_or_fail(args.out, lambda: write_text(args.out, "\n".join(lines) + "\n"))
@@ -339,15 +345,16 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, flush=True)
 
 
-def _model_and_split(model_paths: list[Path], source: str, need_labels: bool, mirror: bool = False):
-    """Load the model (several, or ``mirror``: their ensemble) and the split to use: the test split when the source
-    has one, else its only split."""
+def _model_and_split(model_paths: list[Path], source: str, need_labels: bool, mirror=False, shifts=False):
+    """Load the model (several, or read with ``mirror`` or ``shifts``: their ensemble) and the split to use: the
+    test split when the source has one, else its only split."""
     from .ensemble import Ensemble
     from .io import load_model
 
     networks = [load_model(path)[0] for path in model_paths]
     try:
-        network = networks[0] if len(networks) == 1 and not mirror else Ensemble(networks, mirror)
+        single = len(networks) == 1 and not (mirror or shifts)
+        network = networks[0] if single else Ensemble(networks, mirror, shifts)
     except ConfigError as error:
         raise ModelFileError(f"{' '.join(map(str, model_paths))}: {error}") from None
     model_path = model_paths[0] if len(model_paths) == 1 else f"the ensemble of {len(model_paths)} models"
