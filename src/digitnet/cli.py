@@ -345,7 +345,9 @@ def _say(args: argparse.Namespace, text: str) -> None:
         print(text, flush=True)
 
 
-def _model_and_split(model_paths: list[Path], source: str, need_labels: bool, mirror=False, shifts=False):
+def _model_and_split(
+    model_paths: list[Path], source: str, need_labels: bool, mirror: bool = False, shifts: bool = False
+):
     """Load the model (several, or read with ``mirror`` or ``shifts``: their ensemble) and the split to use: the
     test split when the source has one, else its only split."""
     from .ensemble import Ensemble
