@@ -103,14 +103,8 @@ def test_shifted_reading_averages_each_picture_with_its_four_one_pixel_moves(cnn
     path = cnn_run / "model.safetensors"
     network, _ = load_model(path)
     X = sample.test.X[:300]
-    images = X.reshape(-1, 28, 28)
-    up, down, left, right = (np.zeros_like(images) for _ in range(4))  # moved by hand, background entering
-    up[:, :-1], down[:, 1:], left[:, :, :-1], right[:, :, 1:] = (
-        images[:, 1:],
-        images[:, :-1],
-        images[:, :, 1:],
-        images[:, :, :-1],
-    )
+    framed = np.pad(X.reshape(-1, 28, 28), ((0, 0), (1, 1), (1, 1)))  # (n, 30, 30): a frame of background
+    up, down, left, right = framed[:, 2:, 1:-1], framed[:, :-2, 1:-1], framed[:, 1:-1, 2:], framed[:, 1:-1, :-2]
     views = [X] + [view.reshape(X.shape) for view in (up, down, left, right)]
     P = Ensemble([network], shifts=True).predict_proba(X)
     np.testing.assert_allclose(P, sum(network.predict_proba(v) for v in views) / 5, rtol=1e-5, atol=1e-7)
