@@ -169,10 +169,14 @@ def moved(X: np.ndarray, down: int, right: int) -> np.ndarray:
     what leaves the frame is lost and what enters it is background, 0. Rows (n, 784) or (n, 28, 28) images, in
     the same dtype; a new array. This is the picture a ``crop`` of that size trains on; reading a picture and its
     one-pixel moves and averaging them is test-time augmentation (``Ensemble(shifts=True)``)."""
+
+    def span(k: int) -> tuple[slice, slice]:  # along one axis: where a move by k lands, and what it takes
+        return slice(max(k, 0), SIDE + min(k, 0)), slice(max(-k, 0), SIDE + min(-k, 0))
+
+    (rows_to, rows_from), (cols_to, cols_from) = span(down), span(right)
     images = X.reshape(len(X), SIDE, SIDE)  # (n, 28, 28), a view
     out = np.zeros_like(images)
-    rows, cols = slice(max(down, 0), SIDE + min(down, 0)), slice(max(right, 0), SIDE + min(right, 0))
-    out[:, rows, cols] = images[:, max(-down, 0) : SIDE - max(down, 0), max(-right, 0) : SIDE - max(right, 0)]
+    out[:, rows_to, cols_to] = images[:, rows_from, cols_from]
     return out.reshape(X.shape)
 
 

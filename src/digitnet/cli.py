@@ -252,7 +252,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
 
 def cmd_evaluate(args: argparse.Namespace) -> int:
-    network, split, name = _model_and_split(args.model, args.data, True, args.mirror, args.shifts)
+    network, split, name = _model_and_split(args.model, args.data, True, mirror=args.mirror, shifts=args.shifts)
     loss, accuracy = network.evaluate(split.X, split.y)
     if args.json:
         reading = {"mirror": args.mirror, "shifts": args.shifts}
@@ -265,7 +265,7 @@ def cmd_evaluate(args: argparse.Namespace) -> int:
 def cmd_predict(args: argparse.Namespace) -> int:
     from .files import write_text
 
-    network, split, _ = _model_and_split(args.model, args.data, False, args.mirror, args.shifts)
+    network, split, _ = _model_and_split(args.model, args.data, False, mirror=args.mirror, shifts=args.shifts)
     labels = network.predict(split.X)
     lines = ["ImageId,Label"] + [f"{i},{label}" for i, label in enumerate(labels, start=1)]
     _write_or_fail(args.out, lambda: write_text(args.out, "\n".join(lines) + "\n"))
