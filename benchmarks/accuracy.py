@@ -388,7 +388,9 @@ def recipe(config: dict) -> str:
 
 
 def percent(pair: tuple[float, float] | None) -> str:
-    return "-" if pair is None else f"{100 * pair[0]:.2f} ± {100 * pair[1]:.2f}"
+    """A mean and standard deviation in percent. The mean keeps a third decimal: a mean of three runs on 10,000
+    digits moves in steps of 1/30,000, and two decimals would show 99.647% (29,894 of 30,000) as 99.65%."""
+    return "-" if pair is None else f"{100 * pair[0]:.3f} ± {100 * pair[1]:.3f}"
 
 
 def minutes(pair: tuple[float, float] | None) -> str:

@@ -5,9 +5,10 @@
 
 Both sides train the same network from the same initial weights on the same batches, in turns (A B A B ...,
 medians), at the preset's batch size, with the preset's optimiser (Nesterov momentum, weight decay on the weights
-only) and dropout, digitnet as the preset trains (``data_parallel``: two copies of the network, each taking half of
-every batch on its own thread with a one-thread BLAS), and without the preset's augmentation (the distortions are
-digitnet's own NumPy code and cost the same whichever library trains; ``augment_speed.py`` times them). PyTorch runs
+only), dropout and label smoothing, digitnet as the preset trains (``data_parallel``: two copies of the network,
+each taking half of every batch on its own thread with a one-thread BLAS), and without the preset's augmentation
+(the distortions are digitnet's own NumPy code and cost the same whichever library trains; ``augment_speed.py``
+times them). PyTorch runs
 its own layout, channels first, as its users write it (``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.MaxPool2d``,
 ``nn.CrossEntropyLoss``, ``torch.optim.SGD``).
 
@@ -130,7 +131,7 @@ class TorchRecipe:
         )  # fmt: skip
         self.X = torch.from_numpy(X.reshape(-1, 1, 28, 28))  # (n, 1, 28, 28): PyTorch's channels-first images
         self.y = torch.from_numpy(y)
-        self.loss = torch.nn.CrossEntropyLoss()
+        self.loss = torch.nn.CrossEntropyLoss(label_smoothing=CONFIG.label_smoothing)
         self.rng = np.random.default_rng([seed, 1])
 
     def epoch(self) -> float:
@@ -292,7 +293,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{machine['cpu']} · {args.threads} threads · commit {machine['commit']}",
         "",
         f"`{spec.to_text(network.sizes)}`, batch {CONFIG.batch_size}, Nesterov momentum, weight decay, dropout "
-        f"{CONFIG.dropout}, no augmentation, digitnet with data_parallel {CONFIG.data_parallel}; {rows:,} MNIST "
+        f"{CONFIG.dropout}, label smoothing {CONFIG.label_smoothing:g}, no augmentation, digitnet with data_parallel "
+        f"{CONFIG.data_parallel}; {rows:,} MNIST "
         f"digits per epoch, {rounds} epochs each in turns. "
         f"NumPy {machine['numpy']}, {machine['blas']} kernel {machine['blas_kernel']}, "
         f"{machine['blas_threads']} BLAS threads; PyTorch {torch.__version__} with {torch.get_num_threads()} threads. "
