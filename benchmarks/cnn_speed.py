@@ -8,9 +8,8 @@ medians), at the preset's batch size, with the preset's optimiser (Nesterov mome
 only), dropout and label smoothing, digitnet as the preset trains (``data_parallel``: two copies of the network,
 each taking half of every batch on its own thread with a one-thread BLAS), and without the preset's augmentation
 (the distortions are digitnet's own NumPy code and cost the same whichever library trains; ``augment_speed.py``
-times them). PyTorch runs
-its own layout, channels first, as its users write it (``nn.Conv2d``, ``nn.BatchNorm2d``, ``nn.MaxPool2d``,
-``nn.CrossEntropyLoss``, ``torch.optim.SGD``).
+times them). PyTorch runs its own layout, channels first, as its users write it (``nn.Conv2d``,
+``nn.BatchNorm2d``, ``nn.MaxPool2d``, ``nn.CrossEntropyLoss``, ``torch.optim.SGD``).
 
 It reports training examples/s, inference examples/s on the 10,000 test digits, GFLOP/s as a share of the float32
 matrix-multiply peak measured in the same run, the peak resident memory of a ``cnn`` run in a fresh process (MNIST
@@ -294,8 +293,7 @@ def main(argv: list[str] | None = None) -> None:
         "",
         f"`{spec.to_text(network.sizes)}`, batch {CONFIG.batch_size}, Nesterov momentum, weight decay, dropout "
         f"{CONFIG.dropout}, label smoothing {CONFIG.label_smoothing:g}, no augmentation, digitnet with data_parallel "
-        f"{CONFIG.data_parallel}; {rows:,} MNIST "
-        f"digits per epoch, {rounds} epochs each in turns. "
+        f"{CONFIG.data_parallel}; {rows:,} MNIST digits per epoch, {rounds} epochs each in turns. "
         f"NumPy {machine['numpy']}, {machine['blas']} kernel {machine['blas_kernel']}, "
         f"{machine['blas_threads']} BLAS threads; PyTorch {torch.__version__} with {torch.get_num_threads()} threads. "
         f"Float32 matmul peak {peak:.0f} GFLOP/s (NumPy, 2048²). {train_flop / 1e6:.1f} MFLOP per training example, "
