@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import sys
 import time
+from functools import partial
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))  # the digitnet next to this file
@@ -65,8 +66,7 @@ def compare(batch: int, steps: int = 200) -> None:
         net.backward(loss.backward())
         update()
 
-    pairs = zip(updates.items(), nets, strict=True)
-    steps_of = {name: (lambda n=net, u=update: step(n, u)) for (name, update), net in pairs}
+    steps_of = {name: partial(step, net, update) for (name, update), net in zip(updates.items(), nets, strict=True)}
     for function in [*steps_of.values()] * 3:
         function()
     gap = max(float(np.abs(a - b).max()) for (a, _, _), (b, _, _) in zip(*params, strict=True))
