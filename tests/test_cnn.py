@@ -192,6 +192,46 @@ def test_a_conv_run_stopped_and_resumed_ends_with_the_same_weights(sample, tmp_p
     assert all(np.array_equal(v, expected[k]) for k, v in resumed.state_dict().items())  # running statistics too
 
 
+def test_precise_bn_sets_each_batch_norms_statistics_to_its_inputs_over_all_the_examples(sample):
+    network = Network("conv3x3x4-bn-pool-conv3x3x4:valid-bn-pool-10", seed=1)
+    for _, layer in network.named_layers()[1::2]:  # stale statistics, far from the data's
+        layer.running_mean[...], layer.running_var[...] = 5.0, 9.0
+    X = sample.train.X[:300]
+    network.recalibrate_batch_norm(X, batch_size=7)  # in batches, one of them short
+    A = network.inputs(X).reshape(len(X), 28, 28, 1)
+    for layer in network.layers:  # each statistic must be the one of its input as inference computes it
+        if type(layer).__name__ == "BatchNorm":
+            values = A.reshape(-1, A.shape[-1]).astype(np.float64)
+            assert np.allclose(layer.running_mean, values.mean(axis=0), rtol=1e-5, atol=1e-6)
+            assert np.allclose(layer.running_var, values.var(axis=0, ddof=1), rtol=1e-4, atol=1e-6)
+        A = layer.forward(A)
+    with pytest.raises(ConfigError, match="at least one example"):
+        network.recalibrate_batch_norm(X[:0])
+
+
+def test_a_precise_bn_run_trains_the_same_weights_and_measures_the_statistics_on_its_training_digits(sample):
+    plain, plain_summary, _ = experiment.run(CONFIG, sample)
+    plain_dev = plain_summary["dev_accuracy"]
+    precise, summary, trainer = experiment.run(CONFIG.replace(precise_bn=True), sample)
+    bn = [name for name, layer in plain.named_layers() if name.startswith("bn")]
+    weights = {k: v for k, v in plain.state_dict().items() if not k.startswith(tuple(bn))}
+    assert all(np.array_equal(v, precise.state_dict()[k]) for k, v in weights.items())
+    assert not np.allclose(plain.named_layers()[1][1].running_var, precise.named_layers()[1][1].running_var)
+    train, dev = experiment.run_dev_split(sample.train.X, sample.train.y, CONFIG.dev_size, CONFIG.seed)
+    plain.recalibrate_batch_norm(train.X)  # undistorted: the distortions are for the steps only
+    assert all(np.allclose(v, precise.state_dict()[k]) for k, v in plain.state_dict().items())
+    assert summary["dev_accuracy"] == precise.evaluate(dev.X, dev.y)[1]  # the summary reads the recalibrated network
+    assert trainer.history[-1].dev_accuracy == plain_dev  # the last epoch's record, before it
+
+
+def test_precise_bn_without_a_batch_norm_layer_is_refused(capsys):
+    with pytest.raises(ConfigError, match="no bn layer"):
+        TrainConfig(sizes=(784, 10, 10), precise_bn=True)
+    assert main(["train", "--data", "sample", "--sizes", "784,10,10", "--precise-bn", "--quiet"]) != 0
+    error = capsys.readouterr().err.strip()
+    assert "precise_bn" in error and "\n" not in error
+
+
 def test_a_model_file_of_digitnet_0_1_still_loads(tmp_path):
     net = Network([784, 16, 10], seed=1)
     metadata = {  # exactly what 0.1 wrote: format version 1, sizes all widths

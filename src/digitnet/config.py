@@ -48,6 +48,9 @@ class TrainConfig:
     max_norm: float = field(default=0.0, metadata={"help": "largest length of a unit's incoming weights; 0 = off"})
     label_smoothing: float = field(default=0.0, metadata={"help": "share of the target spread over all classes"})
     warmup_epochs: float = field(default=0.0, metadata={"help": "epochs of linear learning-rate warm-up from 0"})
+    precise_bn: bool = field(
+        default=False, metadata={"help": "after training, batch norm's statistics from the undistorted training set"}
+    )
     # Augmentation: each batch is distorted afresh; each value is the largest change drawn either way (0 = off)
     rotate: float = field(default=0.0, metadata={"help": "random rotation, degrees"})
     scale: float = field(default=0.0, metadata={"help": "random scaling of each axis, fraction (0.1 = 0.9 to 1.1)"})
@@ -151,9 +154,17 @@ def check_config(config: TrainConfig) -> None:
         value = getattr(config, name)
         if not isinstance(value, str) or value not in allowed:
             raise ConfigError(f"{name} {value!r} is not one of {', '.join(allowed)}")
-    if not isinstance(config.nesterov, bool):
-        raise ConfigError(f"nesterov must be True or False, got {config.nesterov!r}; pass --nesterov or --no-nesterov")
-    spec.plan(config.sizes)  # every layer's shapes, or an error naming the layer
+    for name in ("nesterov", "precise_bn"):
+        value = getattr(config, name)
+        if not isinstance(value, bool):
+            flag = _flag(name)
+            raise ConfigError(f"{name} must be True or False, got {value!r}; pass {flag} or --no-{flag[2:]}")
+    _, plans = spec.plan(config.sizes)  # every layer's shapes, or an error naming the layer
+    if config.precise_bn and not any(plan.kind == "bn" for plan in plans):
+        raise ConfigError(
+            f"precise_bn recalibrates batch norm, and sizes {spec.to_text(config.sizes)} has no bn layer; "
+            "add one (e.g. conv5x5x32-bn-pool-800-10) or drop --precise-bn"
+        )
     if any(isinstance(s, int) and s > MAX_WIDTH for s in config.sizes):
         raise ConfigError(
             f"sizes {spec.to_text(config.sizes)} has a layer wider than {MAX_WIDTH}; e.g. --sizes 784,800,10"

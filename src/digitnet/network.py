@@ -198,6 +198,38 @@ class Network:
         accuracy = float(np.mean(log_P.argmax(axis=1) == y))
         return loss, accuracy
 
+    def recalibrate_batch_norm(self, X: np.ndarray, batch_size: int | None = None) -> None:
+        """Set every batch norm's running statistics to the mean and variance of its input over all of ``X`` (n, n_in),
+        in place of the running averages that training kept ("precise BN", Wu & Johnson 2021).
+
+        Training's averages (momentum 0.9) follow the last dozen or so batches, drawn while the weights were still
+        moving and, when a run distorts its examples, of distorted ones. These come from the final weights and the
+        examples as given. Layer by layer: each batch norm's input is computed with the ones before it already
+        recalibrated, as inference will compute it; sums are float64, of values less the old mean, so that the
+        variance keeps its digits.
+        """
+        if len(X) == 0:
+            raise ConfigError("batch norm statistics need at least one example; pass the training examples")
+        batch_size = batch_size or self.inference_rows
+        for k, layer in enumerate(self.layers):
+            if not isinstance(layer, BatchNorm):
+                continue
+            shift = layer.running_mean.astype(np.float64)  # (c,)
+            total = squares = 0.0
+            m = 0
+            for start in range(0, len(X), batch_size):
+                A = self.inputs(X[start : start + batch_size])
+                A = A.reshape(len(A), *self.input_shape)
+                for before in self.layers[:k]:
+                    A = before.forward(A)
+                A = A.reshape(-1, A.shape[-1]) - shift  # (rows × positions, c), float64
+                total = total + A.sum(axis=0)
+                squares = squares + np.einsum("ij,ij->j", A, A)
+                m += len(A)
+            mean = total / m  # of the values less the shift
+            layer.running_mean[...] = shift + mean
+            layer.running_var[...] = (squares / m - mean**2) * (m / max(m - 1, 1))  # unbiased, as in training
+
     def named_layers(self) -> list[tuple[str, object]]:
         """Layers that hold weights or statistics, named by kind and count: dense0, conv0, conv1, bn0 …"""
         counts: dict[str, int] = {}

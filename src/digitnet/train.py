@@ -3,7 +3,8 @@
 The loop, in words: shuffle the training rows; for each batch, distort it when augmentation is asked for
 (``augment.Distortion``), run forward and backward (``Network.train_step``), set the scheduled learning rate and let
 the optimiser update the weights (then cap their norms, with max-norm); every ``report_every`` epochs measure the
-dev set, append a record to the history and hand it to ``on_report``. The library never prints: progress goes
+dev set, append a record to the history and hand it to ``on_report``. With ``precise_bn``, batch norm's statistics
+are measured on the undistorted training examples once the last epoch is done. The library never prints: progress goes
 through the callbacks, and a request to stop (Ctrl-C in the command line) through ``stop``.
 """
 
@@ -173,6 +174,10 @@ class Trainer:
                 break
         if config.patience and self.best is not None and stopped != "interrupted":
             self.network.load_state_dict(self.best[2])
+        if config.precise_bn and stopped != "interrupted":  # on the final weights; counted as training time
+            start = time.perf_counter()
+            self.network.recalibrate_batch_norm(self.inputs)
+            self.seconds += time.perf_counter() - start
         best_epoch = None if self.best is None else self.best[1]
         return Result(self.history, best_epoch, stopped, self.seconds)
 
