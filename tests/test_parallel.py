@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from threadpoolctl import threadpool_info, threadpool_limits
 
 from digitnet import PRESETS, Network, Trainer
 from digitnet.config import TrainConfig
@@ -114,3 +115,21 @@ def test_a_distorted_full_batch_is_distorted_as_inputs_not_as_uint8_pixels():
     trainer = Trainer(Network(config.sizes), config, pixels, np.arange(60) % 10)
     assert trainer.inputs.dtype == np.float32 and trainer.inputs.max() <= 1
     assert trainer.run().stopped == "finished"
+
+
+def test_the_distortions_between_data_parallel_steps_call_blas_on_one_thread():
+    """Elastic smoothing is a matrix product; on more BLAS threads, OpenBLAS's own threads would spin on into the
+    copies' step. The distortion is watched from inside: how many BLAS threads it was given."""
+    config = TrainConfig(sizes=(784, 8, 10), epochs=1, batch_size=20, dev_size=0, elastic_alpha=30.0, data_parallel=2)
+    rng = np.random.default_rng(5)
+    trainer = Trainer(Network(config.sizes), config, rng.random((60, 784), dtype=np.float32), np.arange(60) % 10)
+    threads, distort = [], trainer.distortion
+
+    def watched(X, rng):
+        threads.extend(i["num_threads"] for i in threadpool_info() if i["user_api"] == "blas")
+        return distort(X, rng)
+
+    trainer.distortion = watched
+    with threadpool_limits(limits=2, user_api="blas"):  # two outside, whatever this machine has
+        assert trainer.run().stopped == "finished"
+    assert threads and set(threads) == {1}

@@ -195,10 +195,12 @@ class Trainer:
                 rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
                 X_batch = gather_rows(self.inputs, rows, self.X_batch)  # self.inputs[rows], (batch, 784)
                 y_batch = gather_rows(self.y, rows, self.y_batch)  # self.y[rows], (batch,)
-            X_batch = self.distortion(X_batch, self.augment_rng)  # a new distorted copy, or X_batch when none
             if self.parallel is None:
+                X_batch = self.distortion(X_batch, self.augment_rng)  # a new distorted copy, or X_batch when none
                 loss, correct = self.network.train_step(X_batch, y_batch)
             else:  # the same gradients, from parts of the batch on several threads
+                with self.parallel.one_blas_thread():
+                    X_batch = self.distortion(X_batch, self.augment_rng)
                 loss, correct = self.parallel.train_step(X_batch, y_batch, BLOCK_ROWS if full_batch else None)
             if not math.isfinite(loss):
                 raise DivergenceError(
