@@ -17,6 +17,7 @@ from digitnet.data import load
 from digitnet.ensemble import Ensemble
 from digitnet.errors import ConfigError
 from digitnet.io import load_model, save_model
+from digitnet.layers import BatchNorm
 from digitnet.network import Network
 from digitnet.web.drawing import read
 
@@ -200,7 +201,7 @@ def test_precise_bn_sets_each_batch_norms_statistics_to_its_inputs_over_all_the_
     network.recalibrate_batch_norm(X, batch_size=7)  # in batches, one of them short
     A = network.inputs(X).reshape(len(X), 28, 28, 1)
     for layer in network.layers:  # each statistic must be the one of its input as inference computes it
-        if type(layer).__name__ == "BatchNorm":
+        if isinstance(layer, BatchNorm):
             values = A.reshape(-1, A.shape[-1]).astype(np.float64)
             assert np.allclose(layer.running_mean, values.mean(axis=0), rtol=1e-5, atol=1e-6)
             assert np.allclose(layer.running_var, values.var(axis=0, ddof=1), rtol=1e-4, atol=1e-6)

@@ -125,7 +125,7 @@ GOOD = {
     "max_norm": st.floats(0, 100),
     "label_smoothing": fraction(),
     "warmup_epochs": st.floats(0, 1e6),
-    "precise_bn": st.just(False),  # True needs a bn layer, which these sizes lack (test_batch_norm.py trains one)
+    "precise_bn": st.just(False),  # True needs a bn layer, which these sizes lack (test_cnn.py trains one)
     "rotate": st.floats(0, 180),
     "scale": fraction(),
     "shear": st.floats(0, 89.9),
