@@ -3,6 +3,7 @@
     PYTHONPATH=src python benchmarks/accuracy.py                  # every preset on MNIST and Fashion-MNIST, seeds 0-2
     PYTHONPATH=src python benchmarks/accuracy.py --presets best --data mnist --seeds 0
     PYTHONPATH=src python benchmarks/accuracy.py --quick          # smoke test of the whole pipeline, in about a minute
+    PYTHONPATH=src python benchmarks/accuracy.py --presets cnn --data mnist --seeds 0 --dev-only   # a candidate
 
 Each run is ``experiment.run``: it holds out the preset's dev rows, trains on the rest of the training split and
 measures the official test split once, at the end. Nothing is chosen by the test set; the presets were chosen on
@@ -16,6 +17,8 @@ There are two scoreboards in ``benchmarks/RESULTS.md``, each between its own mar
 (``accuracy-conv:begin`` … ``accuracy-conv:end``) beside the published convolutional networks. This script
 rewrites the section of each kind of preset it was asked to run and leaves the rest of the file as it was. Each
 row also gives the accuracy of the ensemble of its seeds' models.
+``--dev-only`` trains as usual but prints no test accuracy and writes no section, for a candidate whose rule is
+decided on dev accuracy; once it has decided, ``--finished-only`` writes the same runs into the scoreboard.
 ``--quick`` trains each preset for one epoch (on the package's small sample unless ``--data`` says otherwise) and
 writes ``benchmarks/out/RESULTS-quick.md`` instead, so a smoke test never overwrites real results.
 
@@ -207,6 +210,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--results", type=Path, default=None, help="file whose accuracy section is rewritten")
     parser.add_argument("--verbose", action="store_true", help="print every epoch's report")
     parser.add_argument(
+        "--dev-only",
+        action="store_true",
+        help="print no test accuracy and write no section: a candidate's runs, before its rule on dev decides "
+        "(--finished-only then writes them)",
+    )
+    parser.add_argument(
         "--finished-only",
         action="store_true",
         help="train nothing: write the section from the runs already finished (a scoreboard still under way)",
@@ -236,13 +245,15 @@ def main(argv: list[str] | None = None) -> int:
                     runs += [summary] if (summary := finished(config, run_dir)) else []
                 else:
                     runs.append(run_once(config, dataset, preset, run_dir, args))
-            if runs:
+            if runs and not args.dev_only:
                 row = summarise(source, preset, runs)
                 run_dirs = [out / source / preset / f"seed{s}" for s in row["seeds"]]
                 row["ensemble"] = ensemble_accuracy(run_dirs, dataset)
                 if preset in ALSO_READ:
                     row["also_read"] = also_read(runs, run_dirs, dataset, ALSO_READ[preset])
                 rows.append(row)
+    if args.dev_only:
+        return 0  # nothing that holds a test accuracy is summed, printed or written
     for conv, (begin, end) in ((False, (BEGIN, END)), (True, (CONV_BEGIN, CONV_END))):
         if any(is_conv(PRESETS[preset]) == conv for preset in args.presets):  # each scoreboard keeps the other's rows
             kept = read_section(results, begin, end)  # data sets not measured now keep their rows as they were
@@ -298,7 +309,8 @@ def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> 
     """Train one preset with one seed (or read back the summary of a finished identical run)."""
     summary = None if args.fresh else finished(config, run_dir)
     if summary is not None:
-        print(f"{dataset.name} {preset} seed {config.seed}: done before, {describe(summary)}", flush=True)
+        done = describe(summary, args.dev_only)
+        print(f"{dataset.name} {preset} seed {config.seed}: done before, {done}", flush=True)
         return summary
 
     def on_report(record) -> None:
@@ -316,7 +328,8 @@ def run_once(config: TrainConfig, dataset, preset: str, run_dir: Path, args) -> 
     _, summary, _ = experiment.run(
         config, dataset, run_dir, preset=preset, on_report=on_report, checkpoint_every=1, resume=resume
     )
-    print(f"  {describe(summary)} ({time.perf_counter() - start:.0f}s with evaluation and writing)", flush=True)
+    took = f"{time.perf_counter() - start:.0f}s with evaluation and writing"
+    print(f"  {describe(summary, args.dev_only)} ({took})", flush=True)
     return summary
 
 
@@ -330,12 +343,10 @@ def finished(config: TrainConfig, run_dir: Path) -> dict | None:
     return None
 
 
-def describe(summary: dict) -> str:
+def describe(summary: dict, hide_test: bool = False) -> str:
     test = summary["test_accuracy"]
-    return (
-        f"dev {summary['dev_accuracy']:.2%}, test {'-' if test is None else f'{test:.2%}'}, "
-        f"{summary['train_seconds']:.0f}s of training"
-    )
+    shown = "(hidden)" if hide_test else "-" if test is None else f"{test:.2%}"
+    return f"dev {summary['dev_accuracy']:.2%}, test {shown}, {summary['train_seconds']:.0f}s of training"
 
 
 def summarise(source: str, preset: str, runs: list[dict]) -> dict:

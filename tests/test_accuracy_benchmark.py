@@ -1,6 +1,7 @@
 """The accuracy scoreboard runs end to end and rewrites only its own section of the results file."""
 
 import importlib.util
+import re
 from pathlib import Path
 
 import pytest
@@ -103,3 +104,15 @@ def test_a_mean_just_below_a_target_is_not_rounded_up_to_it(accuracy):
     # 29,894 of 30,000 digits over three seeds is 99.6467%: below 99.65%, which two decimals would show
     assert accuracy.percent((29_894 / 30_000, 0.000231)) == "99.647 ± 0.023"
     assert accuracy.percent(None) == "-"
+
+
+def test_dev_only_runs_show_no_test_accuracy_until_finished_only_writes_them(accuracy, tmp_path, capsys):
+    results = tmp_path / "RESULTS.md"
+    results.write_text("# Results\n")
+    argv = ["--quick", "--presets", "fast", "--seeds", "0", "--out", str(tmp_path / "runs"), "--results", str(results)]
+    assert accuracy.main([*argv, "--dev-only"]) == 0
+    out = capsys.readouterr().out
+    assert "dev " in out and "test (hidden)" in out and not re.search(r"test \d", out)
+    assert results.read_text() == "# Results\n"  # no scoreboard, which would show it
+    assert accuracy.main([*argv, "--finished-only"]) == 0  # after the decision: the same run, now written
+    assert "| digitnet `fast` |" in results.read_text()
