@@ -497,6 +497,7 @@ def test_fashion_mnist_from_nowhere_names_every_source_tried(tmp_path, refused_u
     assert refused_url in message
     assert f"{tmp_path / 'none'} (no train-images-idx3-ubyte[.gz] and train-labels-idx1-ubyte[.gz] there)" in message
     assert f"{folder} (the train split fails its SHA-256 check, so it is not the official Fashion-MNIST)" in message
+    assert "apt-get install dataset-fashion-mnist" in message  # where these machines get it
     assert list((tmp_path / "cache").iterdir()) == []
 
 

@@ -338,7 +338,10 @@ def fetch_fashion_mnist(
     """
     sources = [(url, functools.partial(_from_mirror, url, timeout=timeout, progress=progress)) for url in mirrors]
     sources += [(str(folder), functools.partial(_from_folder, Path(folder))) for folder in folders]
-    return _fetch("fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir, status or _say_nothing)
+    debian = "install Debian's dataset-fashion-mnist package (apt-get install dataset-fashion-mnist), "
+    return _fetch(
+        "fashion-mnist", "Fashion-MNIST", sources, expected_sha256, cache_dir, status or _say_nothing, also=debian
+    )
 
 
 def _fetch(
@@ -348,8 +351,10 @@ def _fetch(
     expected_sha256: Mapping[str, str],
     cache_dir: Path | None,
     status: Status,
+    also: str = "",
 ) -> Path:
-    # The cache file NAME.npz if it passes its check, else the first source whose arrays do (then cached).
+    # The cache file NAME.npz if it passes its check, else the first source whose arrays do (then cached). ``also``:
+    # another way to get the data, for the error when every source fails.
     directory = Path(cache_dir) if cache_dir is not None else _default_cache_dir()
     path = directory / f"{name}.npz"
     if path.is_file():
@@ -389,7 +394,7 @@ def _fetch(
         )
         return path
     raise DataError(
-        f"could not get {title} from any source: {'; '.join(failures)}; check the network connection, "
+        f"could not get {title} from any source: {'; '.join(failures)}; check the network connection, {also}"
         f"or download {title} yourself and pass --data PATH (a CSV file or a folder of IDX files)"
     )
 
