@@ -10,6 +10,7 @@ through the callbacks, and a request to stop (Ctrl-C in the command line) throug
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import threading
@@ -149,7 +150,8 @@ class Trainer:
         while self.epoch < config.epochs:
             start = time.perf_counter()
             try:
-                with np.errstate(over="ignore", invalid="ignore"):  # a NaN loss is caught and reported
+                # a NaN loss is caught and reported; data-parallel, all of the epoch's BLAS runs on one thread
+                with np.errstate(over="ignore", invalid="ignore"), self._blas_for_steps():
                     finished = self._run_epoch()
             except DivergenceError:
                 self.network.load_state_dict(last_good)
@@ -181,6 +183,11 @@ class Trainer:
         best_epoch = None if self.best is None else self.best[1]
         return Result(self.history, best_epoch, stopped, self.seconds)
 
+    def _blas_for_steps(self):
+        """Data-parallel, the steps' BLAS threads: one, between the copies' steps as well as in them (the elastic
+        distortion's smoothing is a matrix product; see ``DataParallel.one_blas_thread``). Otherwise as they are."""
+        return contextlib.nullcontext() if self.parallel is None else self.parallel.one_blas_thread()
+
     def _run_epoch(self) -> bool:
         """Take the epoch's remaining steps; returns False if ``stop`` was set before the epoch ended."""
         n = len(self.X)
@@ -195,12 +202,10 @@ class Trainer:
                 rows = self.order[i * self.batch_size : (i + 1) * self.batch_size]
                 X_batch = gather_rows(self.inputs, rows, self.X_batch)  # self.inputs[rows], (batch, 784)
                 y_batch = gather_rows(self.y, rows, self.y_batch)  # self.y[rows], (batch,)
+            X_batch = self.distortion(X_batch, self.augment_rng)  # a new distorted copy, or X_batch when none
             if self.parallel is None:
-                X_batch = self.distortion(X_batch, self.augment_rng)  # a new distorted copy, or X_batch when none
                 loss, correct = self.network.train_step(X_batch, y_batch)
             else:  # the same gradients, from parts of the batch on several threads
-                with self.parallel.one_blas_thread():
-                    X_batch = self.distortion(X_batch, self.augment_rng)
                 loss, correct = self.parallel.train_step(X_batch, y_batch, BLOCK_ROWS if full_batch else None)
             if not math.isfinite(loss):
                 raise DivergenceError(
