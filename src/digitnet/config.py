@@ -51,6 +51,9 @@ class TrainConfig:
     precise_bn: bool = field(
         default=False, metadata={"help": "after training, batch norm's statistics from the undistorted training set"}
     )
+    swa_epochs: int = field(
+        default=0, metadata={"help": "end on the mean of the weights after each of the last this many epochs (SWA)"}
+    )
     # Augmentation: each batch is distorted afresh; each value is the largest change drawn either way (0 = off)
     rotate: float = field(default=0.0, metadata={"help": "random rotation, degrees"})
     scale: float = field(default=0.0, metadata={"help": "random scaling of each axis, fraction (0.1 = 0.9 to 1.1)"})
@@ -122,6 +125,7 @@ RANGES: dict[str, Range] = {  # every numeric field of TrainConfig
     "max_norm": NON_NEGATIVE,
     "label_smoothing": FRACTION,
     "warmup_epochs": NON_NEGATIVE,
+    "swa_epochs": NON_NEGATIVE,
     "rotate": Range(0, 180, high_included=True),
     "scale": FRACTION,  # 1 would scale an axis down to nothing
     "shear": Range(0, 90),  # the slant is tan(shear): 90 degrees is infinite
@@ -164,6 +168,15 @@ def check_config(config: TrainConfig) -> None:
         raise ConfigError(
             f"precise_bn recalibrates batch norm, and sizes {spec.to_text(config.sizes)} has no bn layer; "
             "add one (e.g. conv5x5x32-bn-pool-800-10) or drop --precise-bn"
+        )
+    if config.swa_epochs > config.epochs:
+        raise ConfigError(
+            f"swa_epochs {config.swa_epochs} averages more epochs than the run's {config.epochs}; "
+            f"e.g. --swa-epochs {max(1, config.epochs // 4)} (the last quarter)"
+        )
+    if config.swa_epochs and config.patience:
+        raise ConfigError(
+            "swa_epochs averages the last epochs and patience may stop before them; drop --patience or --swa-epochs"
         )
     if any(isinstance(s, int) and s > MAX_WIDTH for s in config.sizes):
         raise ConfigError(

@@ -127,6 +127,10 @@ class Network:
     def dense_layers(self) -> list[Dense]:
         return [layer for layer in self.layers if isinstance(layer, Dense)]
 
+    @property
+    def has_batch_norm(self) -> bool:
+        return any(isinstance(layer, BatchNorm) for layer in self.layers)
+
     def parameters(self) -> list[tuple[np.ndarray, np.ndarray, bool]]:
         """Every ``(value, gradient, decays)`` triple, in layer order; optimisers update the values in place."""
         return [p for layer in self.layers for p in layer.parameters()]

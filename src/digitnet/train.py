@@ -3,9 +3,10 @@
 The loop, in words: shuffle the training rows; for each batch, distort it when augmentation is asked for
 (``augment.Distortion``), run forward and backward (``Network.train_step``), set the scheduled learning rate and let
 the optimiser update the weights (then cap their norms, with max-norm); every ``report_every`` epochs measure the
-dev set, append a record to the history and hand it to ``on_report``. With ``precise_bn``, batch norm's statistics
-are measured on the undistorted training examples once the last epoch is done. The library never prints: progress goes
-through the callbacks, and a request to stop (Ctrl-C in the command line) through ``stop``.
+dev set, append a record to the history and hand it to ``on_report``. With ``swa_epochs``, the run ends on the mean
+of the weights after each of its last epochs. With ``precise_bn`` (and always after averaging), batch norm's
+statistics are measured on the undistorted training examples once the last epoch is done. The library never
+prints: progress goes through the callbacks, and a request to stop (Ctrl-C in the command line) through ``stop``.
 """
 
 from __future__ import annotations
@@ -140,6 +141,8 @@ class Trainer:
         self.history: list[Record] = []
         self.best: tuple[float, float, dict] | None = None  # (dev loss, epoch, weights)
         self.seconds = 0.0
+        self.average: list[np.ndarray] | None = None  # swa_epochs: the mean of the parameters' values so far
+        self.averaged = 0  # epochs in that mean
         self._since_report = [0.0, 0, 0]  # summed loss * n, correct, examples
 
     def run(self) -> Result:
@@ -160,6 +163,8 @@ class Trainer:
             if not finished:
                 stopped = "interrupted"
                 break
+            if self.epoch > config.epochs - config.swa_epochs:  # one of the last swa_epochs: into the average
+                self._add_to_average()
             if self.epoch % config.report_every == 0 or self.epoch == config.epochs:
                 start = time.perf_counter()
                 record = self._report()
@@ -176,12 +181,29 @@ class Trainer:
                 break
         if config.patience and self.best is not None and stopped != "interrupted":
             self.network.load_state_dict(self.best[2])
-        if config.precise_bn and stopped != "interrupted":  # on the final weights; counted as training time
+        if stopped != "interrupted":  # the end of training: both counted as training time
             start = time.perf_counter()
-            self.network.recalibrate_batch_norm(self.inputs)
+            if self.average is not None:
+                for (value, _, _), mean in zip(self.network.parameters(), self.average, strict=True):
+                    value[...] = mean
+            # averaged weights never ran a step, so their batch norms have no statistics of their own yet
+            if config.precise_bn or (self.average is not None and self.network.has_batch_norm):
+                self.network.recalibrate_batch_norm(self.inputs)
             self.seconds += time.perf_counter() - start
         best_epoch = None if self.best is None else self.best[1]
         return Result(self.history, best_epoch, stopped, self.seconds)
+
+    def _add_to_average(self) -> None:
+        """Stochastic weight averaging (Izmailov et al. 2018): the running mean of the weights at the end of each
+        of the last ``swa_epochs`` epochs, ``mean += (W - mean) / k`` at the k-th. Weights late in a run wander
+        around a wide valley of low loss; their mean lies nearer its middle than any one of them does."""
+        self.averaged += 1
+        values = [value for value, _, _ in self.network.parameters()]
+        if self.average is None:
+            self.average = [value.copy() for value in values]
+            return
+        for mean, value in zip(self.average, values, strict=True):
+            mean += (value - mean) / self.averaged
 
     def _blas_for_steps(self):
         """Data-parallel, the steps' BLAS threads: one, between the copies' steps as well as in them (the elastic
@@ -239,6 +261,8 @@ class Trainer:
             arrays |= {f"best/{k}": v for k, v in self.best[2].items()}
         if self.order is not None:
             arrays["order"] = self.order
+        if self.average is not None:
+            arrays |= {f"average/{i}": mean for i, mean in enumerate(self.average)}
         values = {
             "train_rows": len(self.X),  # checked on loading: the order and the schedule only fit the same data
             "epoch": self.epoch,
@@ -251,6 +275,7 @@ class Trainer:
             "history": [dataclasses.asdict(r) for r in self.history],
             "best": None if self.best is None else self.best[:2],
             "seconds": self.seconds,
+            "averaged": self.averaged,
             "since_report": self._since_report,
         }
         return arrays, values
@@ -285,6 +310,9 @@ class Trainer:
         self.history = [Record(**r) for r in values["history"]]
         self.best = None if values["best"] is None else (*values["best"], group("best/"))
         self.seconds = values["seconds"]
+        self.averaged = values.get("averaged", 0)  # checkpoints from before swa_epochs have none
+        average = group("average/")
+        self.average = [average[str(i)].copy() for i in range(len(average))] if self.averaged else None
         self._since_report = list(values["since_report"])
 
     def learning_rate(self, epoch: float) -> float:
