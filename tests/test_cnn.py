@@ -225,6 +225,20 @@ def test_a_precise_bn_run_trains_the_same_weights_and_measures_the_statistics_on
     assert trainer.history[-1].dev_accuracy == plain_dev  # the last epoch's record, before it
 
 
+def test_swa_measures_batch_norms_statistics_for_the_averaged_weights(sample):
+    after = []  # each epoch's weights and statistics as it ends
+    network, summary, _ = experiment.run(
+        CONFIG.replace(swa_epochs=2), sample, on_epoch=lambda trainer: after.append(trainer.network.state_dict())
+    )
+    mean = Network(SPEC, seed=CONFIG.seed)
+    mean.load_state_dict({k: np.mean([epoch[k] for epoch in after[-2:]], axis=0) for k in after[-1]})
+    train, dev = experiment.run_dev_split(sample.train.X, sample.train.y, CONFIG.dev_size, CONFIG.seed)
+    mean.recalibrate_batch_norm(train.X)  # the averaged weights' own statistics, on the undistorted digits
+    assert all(np.allclose(v, mean.state_dict()[k], rtol=1e-5, atol=1e-6) for k, v in network.state_dict().items())
+    assert not np.allclose(network.named_layers()[1][1].running_var, after[-1]["bn0.running_var"])
+    assert summary["dev_accuracy"] == network.evaluate(dev.X, dev.y)[1]
+
+
 def test_precise_bn_without_a_batch_norm_layer_is_refused(capsys):
     with pytest.raises(ConfigError, match="no bn layer"):
         TrainConfig(sizes=(784, 10, 10), precise_bn=True)

@@ -69,6 +69,7 @@ BAD = {
     "label_smoothing": bad_real(0, 1),
     "warmup_epochs": bad_real(0),
     "precise_bn": st.one_of(st.integers(), st.text(max_size=4), st.none()),
+    "swa_epochs": bad_whole(0),
     "rotate": bad_real(0, 180, high_in=True),
     "scale": bad_real(0, 1),
     "shear": bad_real(0, 90),
@@ -126,6 +127,7 @@ GOOD = {
     "label_smoothing": fraction(),
     "warmup_epochs": st.floats(0, 1e6),
     "precise_bn": st.just(False),  # True needs a bn layer, which these sizes lack (test_cnn.py trains one)
+    "swa_epochs": st.just(0),  # more needs as many epochs and no patience (test_train.py and test_cnn.py train it)
     "rotate": st.floats(0, 180),
     "scale": fraction(),
     "shear": st.floats(0, 89.9),

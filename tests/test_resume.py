@@ -40,6 +40,7 @@ CONFIGS = {  # every optimiser, and everything random
     "adam": CONFIG.replace(optimizer="adam", learning_rate=0.002),
     "regularised": REGULARISED,
     "parallel": REGULARISED.replace(data_parallel=2),  # each copy draws its own dropout masks
+    "swa": CONFIG.replace(swa_epochs=4),  # the mean of the weights so far is in the checkpoint
 }
 STEPS = CONFIG.epochs * 25  # 2500 training rows at batch 100: 25 steps per epoch
 ARGS = [  # CONFIG as command-line options, less --epochs
@@ -115,6 +116,8 @@ def interrupted_checkpoint(config, sample, out, steps):
         ("regularised", 50),
         ("parallel", 20),
         ("parallel", 50),
+        ("swa", 20),
+        ("swa", 60),
     ],
 )
 def test_stop_and_resume_reaches_the_same_weights(name, stop_after_steps, sample, uninterrupted, tmp_path):
@@ -161,6 +164,8 @@ CHANGES = [  # (config, where the value is, its name, the change): each must cha
     ("regularised", "state", "dropout_rng", _other_generator),
     ("regularised", "state", "augment_rng", _other_generator),
     ("parallel", "state", "parallel_rngs", lambda states: [states[0], _other_generator(states[1])]),
+    ("swa", "arrays", "average/0", _shift),
+    ("swa", "state", "averaged", lambda count: count + 1),  # the later epochs' share of the mean
 ]
 
 

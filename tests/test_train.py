@@ -121,6 +121,8 @@ def test_stop_event_ends_training_after_the_current_step():
         ({"nesterov": 1}, "nesterov must be True or False"),
         ({"sizes": (784, 0, 10)}, r"sizes '784,0,10', layer 1 \(0\): a width must be at least 1"),
         ({"sizes": 784}, r"sizes 784 must be a list of layers such as \[784, 800, 10\]"),
+        ({"epochs": 8, "swa_epochs": 9}, "swa_epochs 9 averages more epochs than the run's 8; e.g. --swa-epochs 2"),
+        ({"swa_epochs": 2, "patience": 3}, "patience may stop before them; drop --patience or --swa-epochs"),
     ],
 )
 def test_bad_configuration_is_refused(changes, message):
@@ -219,3 +221,23 @@ def test_float_inputs_are_taken_as_already_scaled_in_training_and_prediction():
     assert np.array_equal(from_pixels.predict(X), from_pixels.predict(floats))
     assert np.array_equal(from_pixels.predict_proba(X), from_pixels.predict_proba(floats))
     assert not np.array_equal(from_pixels.predict_proba(X), from_pixels.predict_proba(floats / 255))  # not again
+
+
+def test_swa_ends_on_the_mean_of_the_weights_after_each_of_the_last_epochs():
+    X, y = blobs(600)
+    after = []  # every epoch's weights, as they stand when it ends
+
+    def keep(trainer):
+        after.append(trainer.network.state_dict())
+
+    plain = Network([16, 8, 3], seed=0)
+    train(plain, X, y, config(), on_epoch=keep)
+    averaged = Network([16, 8, 3], seed=0)
+    swa_after = after[:]
+    after.clear()
+    train(averaged, X, y, config(swa_epochs=3), on_epoch=keep)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(after, swa_after, strict=True) for k in a)  # same steps
+    for name, value in averaged.state_dict().items():
+        mean = np.mean([weights[name] for weights in after[-3:]], axis=0)  # epochs 3, 4 and 5
+        assert np.allclose(value, mean, rtol=1e-6, atol=1e-7), name
+        assert not np.allclose(value, after[-1][name], rtol=1e-3, atol=0), name  # not the last epoch's weights

@@ -196,7 +196,8 @@ class Trainer:
     def _add_to_average(self) -> None:
         """Stochastic weight averaging (Izmailov et al. 2018): the running mean of the weights at the end of each
         of the last ``swa_epochs`` epochs, ``mean += (W - mean) / k`` at the k-th. Weights late in a run wander
-        around a wide valley of low loss; their mean lies nearer its middle than any one of them does."""
+        about a wide valley of low loss; their mean lies nearer its middle than most of them do (see
+        docs/weight-averaging.md)."""
         self.averaged += 1
         values = [value for value, _, _ in self.network.parameters()]
         if self.average is None:
