@@ -142,3 +142,11 @@ def test_summary_table_lines_up_the_splits():
         "test   0.3100    88.50%   1,000",
         "2 epochs in 3.0s (finished); best epoch 2 (lowest dev loss)",
     ]
+
+
+def test_summary_table_says_when_the_model_is_an_average_of_epochs():
+    summary = {"epochs": 4, "train_seconds": 1.0, "stopped": "finished", "best_epoch": None, "train_examples": 10,
+               "config": {"batch_size": 100, "swa_epochs": 3}}  # fmt: skip
+    lines = summary_table(summary, [record(4)]).splitlines()
+    assert lines[-1] == "the model: the mean of the weights after each of the last 3 epochs (SWA)"
+    assert "SWA" not in summary_table({**summary, "config": {"batch_size": 100}}, [record(4)])

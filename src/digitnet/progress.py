@@ -182,6 +182,9 @@ def summary_table(summary: dict[str, Any], history: list[Record]) -> str:
     if summary.get("best_epoch") is not None:
         best = f"; best {unit[:-1]} {summary['best_epoch']:g} (lowest dev loss)"
     lines.append(f"{summary['epochs']} {unit} in {summary['train_seconds']:.1f}s ({summary['stopped']}){best}")
+    averaged = (summary.get("config") or {}).get("swa_epochs")
+    if averaged and summary["stopped"] == "finished":  # dev and test above read the mean, not the last epoch
+        lines.append(f"the model: the mean of the weights after each of the last {averaged} {unit} (SWA)")
     if last is not None:
         lines[1] += "  (measured while learning)"
     return "\n".join(lines)
