@@ -225,18 +225,15 @@ def test_float_inputs_are_taken_as_already_scaled_in_training_and_prediction():
 
 def test_swa_ends_on_the_mean_of_the_weights_after_each_of_the_last_epochs():
     X, y = blobs(600)
-    after = []  # every epoch's weights, as they stand when it ends
 
-    def keep(trainer):
-        after.append(trainer.network.state_dict())
+    def run(swa_epochs: int) -> tuple[Network, list[dict]]:
+        network, after = Network([16, 8, 3], seed=0), []  # and every epoch's weights as it ends
+        train(network, X, y, config(swa_epochs=swa_epochs), on_epoch=lambda t: after.append(t.network.state_dict()))
+        return network, after
 
-    plain = Network([16, 8, 3], seed=0)
-    train(plain, X, y, config(), on_epoch=keep)
-    averaged = Network([16, 8, 3], seed=0)
-    swa_after = after[:]
-    after.clear()
-    train(averaged, X, y, config(swa_epochs=3), on_epoch=keep)
-    assert all(np.array_equal(a[k], b[k]) for a, b in zip(after, swa_after, strict=True) for k in a)  # same steps
+    _, plain = run(0)
+    averaged, after = run(3)
+    assert all(np.array_equal(a[k], b[k]) for a, b in zip(after, plain, strict=True) for k in a)  # the same steps
     for name, value in averaged.state_dict().items():
         mean = np.mean([weights[name] for weights in after[-3:]], axis=0)  # epochs 3, 4 and 5
         assert np.allclose(value, mean, rtol=1e-6, atol=1e-7), name
