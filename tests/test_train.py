@@ -122,7 +122,7 @@ def test_stop_event_ends_training_after_the_current_step():
         ({"sizes": (784, 0, 10)}, r"sizes '784,0,10', layer 1 \(0\): a width must be at least 1"),
         ({"sizes": 784}, r"sizes 784 must be a list of layers such as \[784, 800, 10\]"),
         ({"epochs": 8, "swa_epochs": 9}, "swa_epochs 9 averages more epochs than the run's 8; e.g. --swa-epochs 2"),
-        ({"swa_epochs": 2, "patience": 3}, "patience may stop before them; drop --patience or --swa-epochs"),
+        ({"swa_epochs": 2, "patience": 3}, "patience may stop before them; pass --patience 0 or --swa-epochs 0"),
     ],
 )
 def test_bad_configuration_is_refused(changes, message):

@@ -176,7 +176,7 @@ def check_config(config: TrainConfig) -> None:
         )
     if config.swa_epochs and config.patience:
         raise ConfigError(
-            "swa_epochs averages the last epochs and patience may stop before them; drop --patience or --swa-epochs"
+            "swa_epochs averages the last epochs and patience may stop before them; pass --patience 0 or --swa-epochs 0"
         )
     if any(isinstance(s, int) and s > MAX_WIDTH for s in config.sizes):
         raise ConfigError(
