@@ -346,7 +346,8 @@ def finished(config: TrainConfig, run_dir: Path) -> dict | None:
 def describe(summary: dict, hide_test: bool = False) -> str:
     test = summary["test_accuracy"]
     shown = "(hidden)" if hide_test else "-" if test is None else f"{test:.2%}"
-    return f"dev {summary['dev_accuracy']:.2%}, test {shown}, {summary['train_seconds']:.0f}s of training"
+    dev = "-" if summary["dev_accuracy"] is None else f"{summary['dev_accuracy']:.2%}"  # none held out
+    return f"dev {dev}, test {shown}, {summary['train_seconds']:.0f}s of training"
 
 
 def summarise(source: str, preset: str, runs: list[dict]) -> dict:
