@@ -297,7 +297,7 @@ def also_read(runs: list[dict], run_dirs: list[Path], dataset, reading: tuple[st
     for run, network in zip(runs, networks, strict=True):
         config = run["config"]
         _, dev_split = experiment.run_dev_split(dataset.train.X, dataset.train.y, config["dev_size"], config["seed"])
-        dev.append(Ensemble([network], **option).evaluate(dev_split.X, dev_split.y)[1])
+        dev.append(Ensemble([network], **option).evaluate(dev_split.X, dev_split.y)[1] if len(dev_split.y) else None)
         test.append(Ensemble([network], **option).evaluate(dataset.test.X, dataset.test.y)[1])
     single = [run["test_accuracy"] for run in runs]
     ensemble = Ensemble(networks, **option).evaluate(dataset.test.X, dataset.test.y)[1] if len(paths) > 1 else None
@@ -396,6 +396,8 @@ def recipe(config: dict) -> str:
         parts.append(f"erased with probability {config['erase']:g}")
     if config.get("data_parallel", 1) > 1:
         parts.append(f"{config['data_parallel']} data-parallel copies")
+    if not config["dev_size"]:
+        parts.append("trained on every training digit (no dev rows)")
     return ", ".join(parts)
 
 
@@ -463,8 +465,9 @@ def scoreboard(rows: list[dict], args, conv: bool = False, kept: str = "") -> st
         "Each digitnet row is the mean ± standard deviation over the seeds named of a whole run: training on the "
         "training split less the preset's dev rows, then one measurement of the official test split. Training time "
         "excludes loading the data and includes the dev measurement after each epoch. The presets were chosen on "
-        "dev accuracy; the test set chose nothing. The ensemble is the seeds' models with their probabilities "
-        "averaged (`digitnet evaluate A B C`), measured on the same test split.",
+        "dev accuracy; the test set chose nothing. A preset with no dev rows was chosen with them and then trained "
+        "on every training digit, as the published networks were. The ensemble is the seeds' models with their "
+        "probabilities averaged (`digitnet evaluate A B C`), measured on the same test split.",
     ]
     for source in dict.fromkeys([*DATA_TITLES, *(row["data"] for row in rows)]):
         part_begin, part_end = data_markers(source, begin)
@@ -528,10 +531,13 @@ def also_read_note(preset: str, read: dict) -> str:
 
     option, how, done = read["reading"]
     ensemble = "" if read["ensemble"] is None else f"; the ensemble, {done}, {100 * read['ensemble']:.2f}"
+    held_out = None not in read["dev"]  # a preset refit on every training digit has no dev rows to read
+    dev = f", dev {mean_sd(read['dev'])} ({by_seed(read['dev'])})" if held_out else ""
+    single_dev = f", dev {by_seed(read['single_dev'])}" if held_out else ""
     return (
         f"- `{preset}` read {how} (`digitnet evaluate --{option}`): test **{mean_sd(read['test'])}** "
-        f"({by_seed(read['test'])}), dev {mean_sd(read['dev'])} ({by_seed(read['dev'])}){ensemble}. Read once, "
-        f"as in the table: test {by_seed(read['single_test'])}, dev {by_seed(read['single_dev'])}."
+        f"({by_seed(read['test'])}){dev}{ensemble}. Read once, as in the table: test "
+        f"{by_seed(read['single_test'])}{single_dev}."
     )
 
 

@@ -412,7 +412,7 @@ print(f"test accuracy: {wide_accuracy:.1%} without distortions, {aug_net.evaluat
 # [docs/batch-norm.md](../docs/batch-norm.md)). digitnet writes a network as a list of layers: `conv5x5x16:valid`
 # is 16 kernels of 5×5 without padding (then a ReLU), `bn` batch normalisation, `pool` 2×2 max pooling. The data
 # stay rows of 784 pixels; the network reshapes them into 28×28 images itself. The `cnn` preset is a larger one,
-# trained for 30 epochs on distorted digits; here a small one, for a couple of epochs:
+# trained for 37 epochs on distorted digits; here a small one, for a couple of epochs:
 
 # %%
 cnn = PRESETS["cnn"].replace(

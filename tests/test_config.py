@@ -156,6 +156,10 @@ def test_any_in_range_configuration_trains_without_a_traceback(values):
     network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
     try:
         dev = config.dev_size
+        if config.patience and not dev:
+            with pytest.raises(ConfigError, match="hold some out"):
+                train(network, X, y, config, X[:0], y[:0])
+            return
         result = train(network, X[dev:], y[dev:], config, X[:dev], y[:dev])
     except DivergenceError as error:
         assert "\n" not in str(error)

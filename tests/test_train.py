@@ -130,6 +130,15 @@ def test_bad_configuration_is_refused(changes, message):
         TrainConfig(**changes)
 
 
+@pytest.mark.parametrize("dev_rows", [None, 0])
+def test_patience_without_dev_rows_is_refused_rather_than_never_stopping(dev_rows):
+    X, y = blobs(100)
+    dev = {} if dev_rows is None else {"X_dev": X[:dev_rows], "y_dev": y[:dev_rows]}
+    with pytest.raises(ConfigError, match=r"patience 3 stops on the dev loss, and no dev rows were given; hold some"):
+        Trainer(Network([16, 8, 3]), config(patience=3), X, y, **dev)
+    Trainer(Network([16, 8, 3]), config(patience=0), X, y, **dev)  # without patience, no dev rows are needed
+
+
 def test_batches_are_the_shuffled_rows_gathered_into_one_buffer():
     source, buffer = np.arange(20.0).reshape(10, 2), np.empty((4, 2))
     rows = np.array([7, 0, 3])  # a last batch, smaller than the buffer

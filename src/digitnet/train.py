@@ -99,6 +99,11 @@ class Trainer:
             raise ConfigError("pass both X_dev and y_dev, or neither")
         if self.X_dev is not None:
             check_examples(self.network, self.X_dev, self.y_dev, "X_dev", "y_dev", allow_empty=True)
+        if self.config.patience and (self.X_dev is None or len(self.X_dev) == 0):
+            raise ConfigError(
+                f"patience {self.config.patience} stops on the dev loss, and no dev rows were given; "
+                "hold some out (--dev-size 5000) or pass --patience 0"
+            )
         dtype = self.network.dtype
         config = self.config
         self.distortion = Distortion(
