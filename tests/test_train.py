@@ -139,6 +139,13 @@ def test_patience_without_dev_rows_is_refused_rather_than_never_stopping(dev_row
     Trainer(Network([16, 8, 3]), config(patience=0), X, y, **dev)  # without patience, no dev rows are needed
 
 
+def test_a_run_that_cannot_train_leaves_no_output_directory_behind(tmp_path):
+    config = TrainConfig(sizes=(784, 8, 10), epochs=1, dev_size=0, patience=3)
+    with pytest.raises(ConfigError, match="no dev rows were given"):
+        experiment.run(config, load("sample"), tmp_path / "run")
+    assert not (tmp_path / "run").exists()
+
+
 def test_batches_are_the_shuffled_rows_gathered_into_one_buffer():
     source, buffer = np.arange(20.0).reshape(10, 2), np.empty((4, 2))
     rows = np.array([7, 0, 3])  # a last batch, smaller than the buffer

@@ -96,13 +96,13 @@ def run(
     holds every report, and whose ``epoch`` says how far it got).
     """
     check_fits(config, dataset)
-    out = None if out_dir is None else prepare_out_dir(out_dir)
+    train, dev = run_dev_split(dataset.train.X, dataset.train.y, config.dev_size, config.seed)
+    network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
+    trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)  # refuses what cannot train
+    out = None if out_dir is None else prepare_out_dir(out_dir)  # and only then makes the output directory
     if out is not None:  # a run killed while writing leaves its hidden temporary files: this run writes them anew
         for name in RUN_FILES:
             remove_stale_partials(out / name)
-    train, dev = run_dev_split(dataset.train.X, dataset.train.y, config.dev_size, config.seed)
-    network = Network(config.sizes, seed=config.seed, dtype=np.dtype(config.dtype), dropout=config.dropout)
-    trainer = Trainer(network, config, train.X, train.y, dev.X, dev.y, **callbacks)
     if resume is not None:
         resume.restore(trainer)
 
