@@ -428,7 +428,8 @@ def machine() -> str:
 
         info = [i for i in threadpool_info() if i.get("user_api") == "blas"]
         if info:
-            blas = f", {info[0].get('internal_api')} with {info[0].get('num_threads')} threads"
+            kernel = f" (kernel {info[0]['architecture']})" if info[0].get("architecture") else ""
+            blas = f", {info[0].get('internal_api')}{kernel} with {info[0].get('num_threads')} threads"
     except ImportError:
         pass
     return f"{cpu}, {cores} cores{blas}; Python {platform.python_version()}, NumPy {np.__version__}"
