@@ -9,8 +9,10 @@ The updates work in place through one scratch array per parameter (``add_scaled`
 piece of each parameter at a time (``pieces``): an update is five or more passes over arrays as large as ``W``
 (2.5 MB for ``[784, 800, 10]``), and taking them over the same 32,768 numbers of each array in turn keeps those
 pieces in the core's cache, where a pass over whole arrays reads them from memory (or a farther cache) again
-each time. Taken so, the Nesterov update of ``[784, 800, 10]`` is 1.7x faster (``python benchmarks/tricks.py``);
-sharing its pieces between two threads made it slower again (0.85x, timed by hand on two cores).
+each time. Taken so, the Nesterov update of ``[784, 800, 10]`` ran 1.6x faster on an Intel Xeon, a step 1.13x; on
+AMD machines, whose caches hold every array of it, a step runs the same or up to 7% slower (``python
+benchmarks/tricks.py``; its README has each machine's run). Sharing the pieces between two threads made it slower
+(0.85x, timed by hand on two cores).
 """
 
 from __future__ import annotations
